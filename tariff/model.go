@@ -53,8 +53,8 @@ type Reservation uint8
 // The reservation restriction values.
 const (
 	NoReservation      Reservation = iota
-	ReservationActive                 // RESERVATION: prices the time a reservation was held
-	ReservationExpires                // RESERVATION_EXPIRES: prices a reservation that expired unused
+	ReservationActive              // RESERVATION: prices the time a reservation was held
+	ReservationExpires             // RESERVATION_EXPIRES: prices a reservation that expired unused
 )
 
 var reservationNames = [...]string{ReservationActive: "RESERVATION", ReservationExpires: "RESERVATION_EXPIRES"}
