@@ -349,27 +349,34 @@ func (r *rule) clockMatches(sec int32) bool {
 	return sec >= r.startSec || sec < r.endSec
 }
 
+// mulExact returns a×b or ErrPrecision; it never rounds. Operands are
+// trimmed of trailing zeros only when the product would not fit otherwise,
+// which keeps the common path free of extra work.
 func mulExact(a, b decimal.Decimal) (decimal.Decimal, error) {
 	s := a.Scale() + b.Scale()
-	if s > decimal.MaxScale {
-		a, b = a.Trim(0), b.Trim(0)
-		s = a.Scale() + b.Scale()
-		if s > decimal.MaxScale {
-			return decimal.Decimal{}, fmt.Errorf("%w: %s × %s", money.ErrPrecision, a, b)
+	if s <= decimal.MaxScale {
+		if p, err := a.MulExact(b, s); err == nil {
+			return p, nil
 		}
 	}
-	p, err := a.MulExact(b, s)
-	if err != nil {
-		return decimal.Decimal{}, fmt.Errorf("%w: %s × %s", money.ErrPrecision, a, b)
+	a, b = a.Trim(0), b.Trim(0)
+	s = a.Scale() + b.Scale()
+	if s <= decimal.MaxScale {
+		if p, err := a.MulExact(b, s); err == nil {
+			return p, nil
+		}
 	}
-	return p, nil
+	return decimal.Decimal{}, fmt.Errorf("%w: %s × %s", money.ErrPrecision, a, b)
 }
 
+// addExact returns a+b or ErrPrecision; it never rounds.
 func addExact(a, b decimal.Decimal) (decimal.Decimal, error) {
-	s := max(a.Scale(), b.Scale())
-	r, err := a.AddExact(b, s)
-	if err != nil {
-		return decimal.Decimal{}, fmt.Errorf("%w: %s + %s", money.ErrPrecision, a, b)
+	if r, err := a.AddExact(b, max(a.Scale(), b.Scale())); err == nil {
+		return r, nil
 	}
-	return r, nil
+	a, b = a.Trim(0), b.Trim(0)
+	if r, err := a.AddExact(b, max(a.Scale(), b.Scale())); err == nil {
+		return r, nil
+	}
+	return decimal.Decimal{}, fmt.Errorf("%w: %s + %s", money.ErrPrecision, a, b)
 }

@@ -432,11 +432,12 @@ func (r *Result) total(c *compiled) error {
 	}
 	for i := range r.Lines {
 		l := &r.Lines[i]
-		if l.Cost.exclX, err = mulExact(l.cand.unitX, l.Quantity); err != nil {
-			return err
+		var mulErr error
+		if l.Cost.exclX, mulErr = mulExact(l.cand.unitX, l.Quantity); mulErr != nil {
+			return mulErr
 		}
-		if l.Cost.inclX, err = mulExact(l.cand.unitInclX, l.Quantity); err != nil {
-			return err
+		if l.Cost.inclX, mulErr = mulExact(l.cand.unitInclX, l.Quantity); mulErr != nil {
+			return mulErr
 		}
 		cat := &r.ByCategory[l.category()]
 		cat.exclX = sum(cat.exclX, l.Cost.exclX)
@@ -488,4 +489,25 @@ func (l *Line) category() Category {
 		return CategoryParking
 	}
 	return CategoryFixed
+}
+
+// ValidAt reports whether the tariff's start_date_time and end_date_time
+// (inclusive and exclusive) cover the instant.
+func (t *Tariff) ValidAt(at time.Time) bool {
+	return (t.StartDateTime.IsZero() || !at.Before(t.StartDateTime)) &&
+		(t.EndDateTime.IsZero() || at.Before(t.EndDateTime))
+}
+
+// ErrNoTariff is returned by Select when no tariff is valid at the instant.
+var ErrNoTariff = errors.New("no tariff is valid at the session's start")
+
+// Select returns the first tariff valid at the instant a session started: a
+// driver is billed under the tariff in force when they began charging.
+func Select(tariffs []*Tariff, sessionStart time.Time) (*Tariff, error) {
+	for _, t := range tariffs {
+		if t.ValidAt(sessionStart) {
+			return t, nil
+		}
+	}
+	return nil, fmt.Errorf("%w (%s)", ErrNoTariff, sessionStart.UTC().Format(time.RFC3339))
 }

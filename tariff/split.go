@@ -37,9 +37,10 @@ type Metered struct {
 var ErrInvalidMeterData = errors.New("invalid meter data")
 
 // energyScale and powerScale fix the precision of interpolated values:
-// 1 mWh and 1 mW. Measured values are kept exactly.
+// 0.1 Wh (the 4 decimals of an OCPI kWh) and 1 mW. Measured values are
+// kept exactly.
 const (
-	energyScale = 3
+	energyScale = 1
 	powerScale  = 3
 )
 
@@ -78,6 +79,7 @@ func (t *Tariff) Periods(m *Metered) ([]Period, error) {
 	if c == nil {
 		return nil, ErrNotValidated
 	}
+	m = m.quantized()
 	knots, err := m.knots()
 	if err != nil {
 		return nil, err
@@ -88,6 +90,7 @@ func (t *Tariff) Periods(m *Metered) ([]Period, error) {
 	}
 	var bs []boundary
 	add := func(b boundary) {
+		b.t = b.t.Truncate(time.Millisecond)
 		if b.t.After(m.Start) && b.t.Before(m.End) {
 			bs = append(bs, b)
 		}
@@ -221,6 +224,25 @@ func (t *Tariff) Periods(m *Metered) ([]Period, error) {
 	return periods, nil
 }
 
+// quantized returns a copy of m with every instant truncated to the
+// millisecond, the resolution of period boundaries. Durations then have at
+// most three decimals of a second, which keeps every cost exact within the
+// 19 digits of a decimal; OCPP timestamps carry no more anyway.
+func (m *Metered) quantized() *Metered {
+	q := *m
+	q.Start = m.Start.Truncate(time.Millisecond)
+	q.End = m.End.Truncate(time.Millisecond)
+	if !m.ParkingStart.IsZero() {
+		q.ParkingStart = m.ParkingStart.Truncate(time.Millisecond)
+	}
+	q.Samples = make([]Sample, len(m.Samples))
+	for i, s := range m.Samples {
+		s.Time = s.Time.Truncate(time.Millisecond)
+		q.Samples[i] = s
+	}
+	return &q
+}
+
 // PriceMetered cuts a metered session into periods and prices them. With
 // running set the session is still in progress (see Session.Running).
 func (t *Tariff) PriceMetered(m *Metered, running bool) (Result, []Period, error) {
@@ -228,7 +250,8 @@ func (t *Tariff) PriceMetered(m *Metered, running bool) (Result, []Period, error
 	if err != nil {
 		return Result{}, nil, err
 	}
-	s := Session{Start: m.Start, End: m.End, Periods: periods, Location: m.Location, Running: running}
+	q := m.quantized()
+	s := Session{Start: q.Start, End: q.End, Periods: periods, Location: m.Location, Running: running}
 	r, err := t.Price(&s)
 	return r, periods, err
 }
@@ -390,11 +413,21 @@ func interpolateTime(t0, t1 time.Time, v0, v1, target decimal.Decimal) time.Time
 	if err != nil {
 		return t1
 	}
-	whole, _, ok := ns.Round(0).Int64(0)
+	whole, _, ok := ns.Ceil(0).Int64(0)
 	if !ok {
 		return t1
 	}
-	return t0.Add(time.Duration(whole))
+	// Boundaries fall on whole milliseconds. Rounding a crossing up keeps it
+	// after the knot before it, so the exact value set at the crossing never
+	// replaces a reading on the wrong side of the threshold.
+	t := t0.Add(time.Duration(whole))
+	if q := t.Truncate(time.Millisecond); q.Before(t) {
+		t = q.Add(time.Millisecond)
+	}
+	if t.After(t1) {
+		t = t1
+	}
+	return t
 }
 
 // fill sets the values at a boundary that are not already exact by
