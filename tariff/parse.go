@@ -339,11 +339,10 @@ func decodeTariff(data []byte, path string, p *problems) *Tariff {
 	}
 	t.StartDateTime = dt(w.StartDateTime, "start_date_time")
 	t.EndDateTime = dt(w.EndDateTime, "end_date_time")
-	if w.LastUpdated == nil {
-		p.add(join(path, "last_updated"), "is required")
-	} else {
-		t.LastUpdated = dt(w.LastUpdated, "last_updated")
-	}
+	// last_updated is required by OCPI, yet the specification's own PUT
+	// example omits it; it does not affect pricing, so a missing one is
+	// accepted and left zero.
+	t.LastUpdated = dt(w.LastUpdated, "last_updated")
 	if !isNull(w.EnergyMix) {
 		var em EnergyMix
 		var probe struct {
@@ -596,9 +595,6 @@ func (t *Tariff) validate() problems {
 	}
 	if !t.StartDateTime.IsZero() && !t.EndDateTime.IsZero() && !t.EndDateTime.After(t.StartDateTime) {
 		p.add("end_date_time", "must be after start_date_time")
-	}
-	if t.LastUpdated.IsZero() && !hasPath(p, "last_updated") {
-		p.add("last_updated", "is required")
 	}
 	if t.EnergyMix != nil {
 		for i, s := range t.EnergyMix.EnergySources {

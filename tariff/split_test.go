@@ -137,7 +137,7 @@ func TestPeriodsSplitAtPowerThreshold(t *testing.T) {
 		Start: start, MeterStartWh: dec("0"),
 		Samples: []Sample{
 			sample(start, "0", "W", "8000"),
-			sample(start.Add(time.Hour), "24000", "W", "40000"), // rises through 16 and 32 kW
+			sample(start.Add(time.Hour), "24000", "W", "40000"),  // rises through 16 and 32 kW
 			sample(start.Add(2*time.Hour), "48000", "W", "8000"), // and falls back
 		},
 		End: start.Add(2 * time.Hour), MeterStopWh: dec("48000"), HasMeterStop: true,
