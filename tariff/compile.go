@@ -24,10 +24,16 @@ type compiled struct {
 	reserved [2][numDimensions][]candidate
 	min, max *bound
 	splits   splitPoints
+	// needsKWh is set when some rule reads the energy consumed so far, the
+	// only condition that costs an addition per period to keep.
+	needsKWh bool
+	// needs is the union of all rules' restriction bits: the conditions
+	// worth computing for a period.
+	needs uint16
 }
 
 type bound struct {
-	exclX, inclX decimal.Decimal
+	exclX, inclX money.Fixed
 	hasIncl      bool
 }
 
@@ -99,6 +105,9 @@ func compile(t *Tariff) (*compiled, error) {
 		if e.Restrictions != nil {
 			r = compileRule(e.Restrictions, &sp)
 			resv = e.Restrictions.Reservation
+			if r != nil {
+				c.needs |= r.mask
+			}
 		}
 		for ci, pc := range e.PriceComponents {
 			cand, err := compileCandidate(ei, ci, r, pc)
@@ -124,6 +133,7 @@ func compile(t *Tariff) (*compiled, error) {
 	}
 	sp.normalize()
 	c.splits = sp
+	c.needsKWh = len(sp.kwh) > 0
 	return c, nil
 }
 
@@ -133,11 +143,11 @@ func compileBound(p *Price) (*bound, error) {
 	}
 	b := &bound{hasIncl: p.HasInclVAT}
 	var err error
-	if b.exclX, err = mulExact(p.ExclVAT, d3600); err != nil {
+	if b.exclX, err = money.MulDecimals(p.ExclVAT, d3600); err != nil {
 		return nil, err
 	}
 	if p.HasInclVAT {
-		if b.inclX, err = mulExact(p.InclVAT, d3600); err != nil {
+		if b.inclX, err = money.MulDecimals(p.InclVAT, d3600); err != nil {
 			return nil, err
 		}
 	}

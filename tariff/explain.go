@@ -34,12 +34,12 @@ func AppendExplanation(dst []byte, t *Tariff, s *Session, r *Result) []byte {
 			dim = "RESERVATION " + map[Dimension]string{Time: "TIME", Flat: "FLAT"}[l.Dimension]
 		}
 		excl, incl, _ := l.Cost.Round(4)
-		w("%-6d %-9s %-4d %-13s %-22s %-18s %10s", l.Period+1, p.Start.In(loc).Format("15:04:05"), l.Element+1, dim,
+		w("%-6d %-9s %-4d %-13s %-22s %-18s %10s", l.Period+1, p.Start.In(loc).Format("15:04:05"), l.Element()+1, dim,
 			quantityText(l), unitPriceText(l), excl.Pad(4))
 		if r.HasVAT {
 			vat := "-"
-			if l.HasVAT {
-				vat = l.VAT.Trim(0).String() + "%"
+			if v, ok := l.VAT(); ok {
+				vat = v.Trim(0).String() + "%"
 			}
 			w("  %-6s %11s", vat, incl.Pad(4))
 		}
@@ -121,7 +121,7 @@ func clockText(sec decimal.Decimal) string {
 }
 
 func unitPriceText(l Line) string {
-	p := l.UnitPrice.Trim(2).String()
+	p := l.UnitPrice().Trim(2).String()
 	switch l.Dimension {
 	case Energy:
 		return p + " /kWh"
@@ -129,8 +129,8 @@ func unitPriceText(l Line) string {
 		return p + " fee"
 	}
 	step := ""
-	if l.StepSize > 1 {
-		step = fmt.Sprintf(" /%ds", l.StepSize)
+	if l.StepSize() > 1 {
+		step = fmt.Sprintf(" /%ds", l.StepSize())
 	}
 	return p + " /h" + step
 }

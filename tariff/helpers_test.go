@@ -118,3 +118,5 @@ func rounded(t testing.TB, tf *Tariff, s *Session) (string, string, Result) {
 	}
 	return excl.Trim(2).String(), incl.Trim(2).String(), r
 }
+
+func decMust(n int64) decimal.Decimal { return decimal.MustNew(n, 0) }

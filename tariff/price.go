@@ -3,6 +3,8 @@ package tariff
 import (
 	"errors"
 	"fmt"
+	"math"
+	"math/bits"
 	"time"
 
 	"github.com/govalues/decimal"
@@ -76,18 +78,19 @@ const (
 
 // Cost is an exact amount excluding and including VAT. It is held as 3600
 // times the amount, so that the price of any whole or fractional second is
-// exact; Round turns it into a decimal.
+// exact (2.00/h for 7 s is 14/3600, which no finite decimal holds); Round
+// turns it into a decimal.
 type Cost struct {
-	exclX, inclX decimal.Decimal
+	exclX, inclX money.Fixed
 }
 
 // Round returns the cost excluding and including VAT rounded half away from
 // zero to scale decimals.
 func (c Cost) Round(scale int) (excl, incl decimal.Decimal, err error) {
-	if excl, err = money.QuoRound(c.exclX, 3600, scale); err != nil {
+	if excl, err = c.exclX.QuoRound(3600, scale); err != nil {
 		return
 	}
-	incl, err = money.QuoRound(c.inclX, 3600, scale)
+	incl, err = c.inclX.QuoRound(3600, scale)
 	return
 }
 
@@ -100,22 +103,31 @@ func (c Cost) Cmp(d Cost) int { return c.exclX.Cmp(d.exclX) }
 // Line is one priced quantity: one dimension of one charging period under
 // one price component. It is the explanation a receipt prints.
 type Line struct {
-	Period      int // index into Session.Periods
+	Period      int32 // index into Session.Periods
 	Dimension   Dimension
 	Reservation bool // priced by a reservation element
-	Element     int  // index into Tariff.Elements
-	Component   int  // index into the element's PriceComponents
 	// Quantity is kWh for ENERGY, seconds for TIME and PARKING_TIME and 1
 	// for FLAT. It includes StepExtra, the quantity step_size rounding added.
 	Quantity  decimal.Decimal
 	StepExtra decimal.Decimal
-	StepSize  int64
-	UnitPrice decimal.Decimal // excl. VAT, per kWh, per hour or per fee
-	VAT       decimal.Decimal
-	HasVAT    bool
 	Cost      Cost
 	cand      *candidate
 }
+
+// Element returns the index of the tariff element that priced the line.
+func (l *Line) Element() int { return l.cand.element }
+
+// Component returns the index of the price component within its element.
+func (l *Line) Component() int { return l.cand.component }
+
+// UnitPrice returns the price excluding VAT per kWh, per hour or per fee.
+func (l *Line) UnitPrice() decimal.Decimal { return l.cand.price }
+
+// VAT returns the VAT percentage and whether the component states one.
+func (l *Line) VAT() (decimal.Decimal, bool) { return l.cand.vat, l.cand.hasVAT }
+
+// StepSize returns the component's step_size (Wh or seconds; 1 for FLAT).
+func (l *Line) StepSize() int64 { return l.cand.step }
 
 // Result is a priced session.
 //
@@ -167,7 +179,9 @@ func (t *Tariff) PriceInto(s *Session, r *Result) error {
 		return err
 	}
 	if cap(lines) < 2*len(s.Periods)+2 {
-		lines = make([]Line, 0, 3*len(s.Periods)+2)
+		// Most periods bill two dimensions (energy and time, or parking)
+		// and a session has at most two fees; append grows it otherwise.
+		lines = make([]Line, 0, 2*len(s.Periods)+2)
 	}
 	loc := s.Location
 	if loc == nil {
@@ -175,11 +189,12 @@ func (t *Tariff) PriceInto(s *Session, r *Result) error {
 	}
 	expired := s.ReservationExpired || reservationOnly(s)
 	var cond conditions
+	var zone zoneCache
 	var sessionFlat, reservationFlat bool
 	cond.kwh = decimal.Zero
 	for i := range s.Periods {
 		p := &s.Periods[i]
-		cond.set(s.Start, p, loc)
+		cond.set(s.Start, p, loc, &zone, c.needs)
 		if p.Has&HasReservationTime != 0 {
 			if !reservationFlat {
 				if cand := c.reservation(Flat, expired, &cond); cand != nil {
@@ -216,9 +231,11 @@ func (t *Tariff) PriceInto(s *Session, r *Result) error {
 				}
 			}
 		}
-		var err error
-		if cond.kwh, err = addExact(cond.kwh, p.Energy); err != nil {
-			return err
+		if c.needsKWh {
+			var err error
+			if cond.kwh, err = addExact(cond.kwh, p.Energy); err != nil {
+				return err
+			}
 		}
 	}
 	r.Lines = lines
@@ -231,13 +248,7 @@ func (t *Tariff) PriceInto(s *Session, r *Result) error {
 }
 
 func newLine(period int, d Dimension, reservation bool, cand *candidate, qty decimal.Decimal) Line {
-	return Line{
-		Period: period, Dimension: d, Reservation: reservation,
-		Element: cand.element, Component: cand.component,
-		Quantity: qty, StepSize: cand.step,
-		UnitPrice: cand.price, VAT: cand.vat, HasVAT: cand.hasVAT,
-		cand: cand,
-	}
+	return Line{Period: int32(period), Dimension: d, Reservation: reservation, Quantity: qty, cand: cand}
 }
 
 func checkSession(s *Session) error {
@@ -278,19 +289,54 @@ func reservationOnly(s *Session) bool {
 	return resv
 }
 
-func (c *conditions) set(sessionStart time.Time, p *Period, loc *time.Location) {
-	_, offset := p.Start.In(loc).Zone()
-	local := p.Start.Unix() + int64(offset)
-	day := local / 86400
-	if local < 0 && local%86400 != 0 {
-		day--
+// zoneCache remembers the UTC offset in force over a stretch of time, so
+// that the periods of one session, which nearly always share one offset,
+// look up the time zone once.
+type zoneCache struct {
+	from, until int64 // Unix seconds; until is exclusive, 0 for no end
+	offset      int64
+	valid       bool
+}
+
+func (z *zoneCache) offsetAt(t time.Time, loc *time.Location) int64 {
+	sec := t.Unix()
+	if z.valid && sec >= z.from && (z.until == 0 || sec < z.until) {
+		return z.offset
 	}
-	c.day = int32(day)
-	c.secOfDay = int32(local - day*86400)
-	c.weekday = time.Weekday((day%7 + 11) % 7) // 1970-01-01 was a Thursday
-	c.elapsed = p.Start.Sub(sessionStart)
-	c.current = spreadOf(p.MinCurrent, p.MaxCurrent, p.Has&HasMinCurrent != 0, p.Has&HasMaxCurrent != 0)
-	c.power = spreadOf(p.MinPower, p.MaxPower, p.Has&HasMinPower != 0, p.Has&HasMaxPower != 0)
+	local := t.In(loc)
+	_, off := local.Zone()
+	from, until := local.ZoneBounds()
+	z.from, z.until = math.MinInt64, 0
+	if !from.IsZero() {
+		z.from = from.Unix()
+	}
+	if !until.IsZero() {
+		z.until = until.Unix()
+	}
+	z.offset, z.valid = int64(off), true
+	return z.offset
+}
+
+func (c *conditions) set(sessionStart time.Time, p *Period, loc *time.Location, z *zoneCache, needs uint16) {
+	if needs&(hasStartTime|hasEndTime|hasStartDate|hasEndDate|hasDayOfWeek) != 0 {
+		local := p.Start.Unix() + z.offsetAt(p.Start, loc)
+		day := local / 86400
+		if local < 0 && local%86400 != 0 {
+			day--
+		}
+		c.day = int32(day)
+		c.secOfDay = int32(local - day*86400)
+		c.weekday = time.Weekday((day%7 + 11) % 7) // 1970-01-01 was a Thursday
+	}
+	if needs&(hasMinDuration|hasMaxDuration) != 0 {
+		c.elapsed = p.Start.Sub(sessionStart)
+	}
+	if needs&(hasMinCurrent|hasMaxCurrent) != 0 {
+		c.current = spreadOf(p.MinCurrent, p.MaxCurrent, p.Has&HasMinCurrent != 0, p.Has&HasMaxCurrent != 0)
+	}
+	if needs&(hasMinPower|hasMaxPower) != 0 {
+		c.power = spreadOf(p.MinPower, p.MaxPower, p.Has&HasMinPower != 0, p.Has&HasMaxPower != 0)
+	}
 }
 
 func spreadOf(lo, hi decimal.Decimal, hasLo, hasHi bool) spread {
@@ -356,17 +402,17 @@ func applySteps(lines []Line) error {
 		}
 	}
 	if lastEnergy >= 0 {
-		if err := roundUp(lines, lastEnergy, d1000); err != nil {
+		if err := roundUp(lines, lastEnergy, 1000); err != nil {
 			return err
 		}
 	}
 	if lastTime >= 0 {
-		if err := roundUp(lines, lastTime, decimal.One); err != nil {
+		if err := roundUp(lines, lastTime, 1); err != nil {
 			return err
 		}
 	}
 	if lastResv >= 0 {
-		if err := roundUp(lines, lastResv, decimal.One); err != nil {
+		if err := roundUp(lines, lastResv, 1); err != nil {
 			return err
 		}
 	}
@@ -374,9 +420,11 @@ func applySteps(lines []Line) error {
 }
 
 // roundUp rounds the total quantity of the lines like lines[last] up to
-// lines[last]'s step. perUnit converts the quantity to step units (1000 Wh per kWh).
-func roundUp(lines []Line, last int, perUnit decimal.Decimal) error {
+// lines[last]'s step. perUnit converts the quantity to step units: 1000 Wh
+// per kWh, or 1 second per second.
+func roundUp(lines []Line, last int, perUnit uint64) error {
 	ref := &lines[last]
+	stepSize := ref.cand.step
 	total := decimal.Zero
 	var err error
 	for i := range lines {
@@ -386,67 +434,71 @@ func roundUp(lines []Line, last int, perUnit decimal.Decimal) error {
 			}
 		}
 	}
-	units, err := mulExact(total, perUnit)
-	if err != nil {
-		return err
+	// In integers: total is coef·10^-scale, so in step units it is
+	// coef·perUnit·10^-scale, and the step is step·10^scale of those.
+	scale := total.Scale()
+	hi, units := bits.Mul64(total.Coef(), perUnit)
+	shi, step := bits.Mul64(uint64(stepSize), pow10[scale])
+	if hi != 0 || shi != 0 || scale > 18 {
+		return fmt.Errorf("%w: step_size rounding of %s", money.ErrPrecision, total)
 	}
-	step := decimal.MustNew(ref.StepSize, 0)
-	_, rem, err := units.QuoRem(step)
-	if err != nil {
-		return fmt.Errorf("%w: step_size rounding of %s", money.ErrPrecision, units)
-	}
-	if rem.IsZero() {
+	rem := units % step
+	if rem == 0 {
 		return nil
 	}
-	// The extra is step - rem units, converted back to the line's unit.
-	extraUnits, err := step.Sub(rem)
-	if err != nil {
-		return err
+	extraScale := scale
+	if perUnit == 1000 {
+		extraScale += 3 // back from Wh to kWh
 	}
-	extra := extraUnits
-	if !perUnit.IsOne() {
-		// Dividing by 1000 only moves the decimal point.
-		if extra, err = decimal.New(int64(extraUnits.Coef()), extraUnits.Scale()+3); err != nil {
-			return fmt.Errorf("%w: step extra %s", money.ErrPrecision, extraUnits)
-		}
+	extra, err := decimal.New(int64(step-rem), extraScale)
+	if err != nil {
+		return fmt.Errorf("%w: step extra of %s", money.ErrPrecision, total)
 	}
 	ref.StepExtra = extra.Trim(0)
 	ref.Quantity, err = addExact(ref.Quantity, ref.StepExtra)
 	return err
 }
 
+var pow10 = func() [19]uint64 {
+	var p [19]uint64
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
 // total prices the lines and applies min/max price and rounding.
 func (r *Result) total(c *compiled) error {
+	r.ByCategory = [NumCategories]Cost{}
 	var err error
-	sum := func(a, b decimal.Decimal) decimal.Decimal {
-		if err != nil {
-			return a
-		}
-		var s decimal.Decimal
-		s, err = addExact(a, b)
-		return s
-	}
-	r.Subtotal = Cost{exclX: decimal.Zero, inclX: decimal.Zero}
-	for i := range r.ByCategory {
-		r.ByCategory[i] = r.Subtotal
-	}
 	for i := range r.Lines {
 		l := &r.Lines[i]
-		var mulErr error
-		if l.Cost.exclX, mulErr = mulExact(l.cand.unitX, l.Quantity); mulErr != nil {
-			return mulErr
+		if l.Cost.exclX, err = money.MulDecimals(l.cand.unitX, l.Quantity); err != nil {
+			return err
 		}
-		if l.Cost.inclX, mulErr = mulExact(l.cand.unitInclX, l.Quantity); mulErr != nil {
-			return mulErr
+		if !l.cand.hasVAT {
+			l.Cost.inclX = l.Cost.exclX
+		} else if l.Cost.inclX, err = money.MulDecimals(l.cand.unitInclX, l.Quantity); err != nil {
+			return err
 		}
 		cat := &r.ByCategory[l.category()]
-		cat.exclX = sum(cat.exclX, l.Cost.exclX)
-		cat.inclX = sum(cat.inclX, l.Cost.inclX)
-		r.Subtotal.exclX = sum(r.Subtotal.exclX, l.Cost.exclX)
-		r.Subtotal.inclX = sum(r.Subtotal.inclX, l.Cost.inclX)
+		if cat.exclX, err = cat.exclX.Add(l.Cost.exclX); err != nil {
+			return err
+		}
+		if cat.inclX, err = cat.inclX.Add(l.Cost.inclX); err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return err
+	r.Subtotal = Cost{}
+	for i := range r.ByCategory {
+		cat := &r.ByCategory[i]
+		if r.Subtotal.exclX, err = r.Subtotal.exclX.Add(cat.exclX); err != nil {
+			return err
+		}
+		if r.Subtotal.inclX, err = r.Subtotal.inclX.Add(cat.inclX); err != nil {
+			return err
+		}
 	}
 	r.Total = r.Subtotal
 	if b := c.min; b != nil {
@@ -468,8 +520,7 @@ func (r *Result) total(c *compiled) error {
 	if !c.hasVAT {
 		r.Total.inclX = r.Total.exclX
 	}
-	due := r.Total.inclX
-	amount, err := money.QuoRound(due, 3600, c.currency.Exponent())
+	amount, err := r.Total.inclX.QuoRound(3600, c.currency.Exponent())
 	if err != nil {
 		return err
 	}

@@ -231,9 +231,9 @@ func TestPropertyRunningCost(t *testing.T) {
 			t.Fatalf("final %s is below the last running cost %s", final.Charge, prev.Charge)
 		}
 		// Without step_size the final price is the running price, exactly.
-		stepCost := decimal.Zero
+		var stepCost money.Fixed
 		for _, l := range final.Lines {
-			c, err := mulExact(l.cand.unitX, l.StepExtra)
+			c, err := money.MulDecimals(l.cand.unitX, l.StepExtra)
 			if err != nil {
 				t.Skip(err)
 			}
@@ -306,7 +306,6 @@ func TestPropertyTotals(t *testing.T) {
 			t.Fatal(err)
 		}
 		var lines, cats Cost
-		lines.exclX, lines.inclX, cats.exclX, cats.inclX = decimal.Zero, decimal.Zero, decimal.Zero, decimal.Zero
 		for _, l := range r.Lines {
 			lines.exclX, _ = lines.exclX.Add(l.Cost.exclX)
 			lines.inclX, _ = lines.inclX.Add(l.Cost.inclX)

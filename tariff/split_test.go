@@ -159,7 +159,7 @@ func TestPeriodsSplitAtPowerThreshold(t *testing.T) {
 	}
 	var got []int
 	for _, l := range r.Lines {
-		got = append(got, l.Element)
+		got = append(got, l.Element())
 	}
 	if len(got) != len(wantElem) {
 		t.Fatalf("elements %v, want %v", got, wantElem)
