@@ -26,27 +26,35 @@ func AppendExplanation(dst []byte, t *Tariff, s *Session, r *Result) []byte {
 	if r.HasVAT {
 		vatCol = "  VAT      incl. VAT"
 	}
-	w("\n%-6s %-9s %-4s %-13s %-22s %-18s %10s%s\n", "period", "starts", "elem", "dimension", "quantity", "unit price", "excl. VAT", vatCol)
-	for _, l := range r.Lines {
-		p := s.Periods[l.Period]
-		dim := l.Dimension.String()
-		if l.Reservation {
-			dim = "RESERVATION " + map[Dimension]string{Time: "TIME", Flat: "FLAT"}[l.Dimension]
-		}
-		excl, incl, _ := l.Cost.Round(4)
-		w("%-6d %-9s %-4d %-13s %-22s %-18s %10s", l.Period+1, p.Start.In(loc).Format("15:04:05"), l.Element()+1, dim,
-			quantityText(l), unitPriceText(l), excl.Pad(4))
-		if r.HasVAT {
-			vat := "-"
-			if v, ok := l.VAT(); ok {
-				vat = v.Trim(0).String() + "%"
-			}
-			w("  %-6s %11s", vat, incl.Pad(4))
-		}
-		w("\n")
+	if r.Final {
+		w("step_size rounding applied once per session, in the last period of each dimension\n")
 	}
-	if len(r.Lines) == 0 {
-		w("(nothing priced: no tariff element matched)\n")
+	w("\n%-6s %-9s %-4s %-13s %-22s %-18s %10s%s\n", "period", "starts", "elem", "dimension", "quantity", "unit price", "excl. VAT", vatCol)
+	li := 0
+	for i := range s.Periods {
+		p := s.Periods[i]
+		if li >= len(r.Lines) || int(r.Lines[li].Period) != i {
+			w("%-6d %-9s      no price component applies: free\n", i+1, p.Start.In(loc).Format("15:04:05"))
+			continue
+		}
+		for ; li < len(r.Lines) && int(r.Lines[li].Period) == i; li++ {
+			l := r.Lines[li]
+			dim := l.Dimension.String()
+			if l.Reservation {
+				dim = "RESERVATION " + map[Dimension]string{Time: "TIME", Flat: "FLAT"}[l.Dimension]
+			}
+			excl, incl, _ := l.Cost.Round(4)
+			w("%-6d %-9s %-4d %-13s %-22s %-18s %10s", i+1, p.Start.In(loc).Format("15:04:05"), l.Element()+1, dim,
+				quantityText(l), unitPriceText(l), excl.Pad(4))
+			if r.HasVAT {
+				vat := "-"
+				if v, ok := l.VAT(); ok {
+					vat = v.Trim(0).String() + "%"
+				}
+				w("  %-6s %11s", vat, incl.Pad(4))
+			}
+			w("\n")
+		}
 	}
 	w("\n")
 	names := [NumCategories]string{"fixed", "energy", "time", "parking", "reservation"}
@@ -121,7 +129,11 @@ func clockText(sec decimal.Decimal) string {
 }
 
 func unitPriceText(l Line) string {
-	p := l.UnitPrice().Trim(2).String()
+	price := l.UnitPrice()
+	if price.Scale() < 2 {
+		price = price.Pad(2)
+	}
+	p := price.String()
 	switch l.Dimension {
 	case Energy:
 		return p + " /kWh"
@@ -130,7 +142,7 @@ func unitPriceText(l Line) string {
 	}
 	step := ""
 	if l.StepSize() > 1 {
-		step = fmt.Sprintf(" /%ds", l.StepSize())
+		step = fmt.Sprintf(" per %ds", l.StepSize())
 	}
 	return p + " /h" + step
 }

@@ -1,0 +1,78 @@
+// Command evbill is billing, payments and revenue management for operators
+// of EV charging stations. This file only wires: flags and environment in,
+// packages called, errors mapped to exit statuses.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/evbill/evbill"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "evbill:", err)
+		}
+		os.Exit(exitStatus(err))
+	}
+}
+
+// exitStatus maps an error to the process exit status: 2 for invalid input
+// (including bad flags), 1 for anything else.
+func exitStatus(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case evbill.ErrorCode(err) == evbill.EINVALID:
+		return 2
+	}
+	return 1
+}
+
+const usage = `evbill — billing for EV charging
+
+Usage:
+  evbill price --tariff TARIFF.json --cdr CDR.json [--timezone ZONE] [--explain]
+  evbill price --tariff TARIFF.json --batch [--timezone ZONE] < cdrs.ndjson > priced.ndjson
+  evbill version
+
+Run "evbill COMMAND -h" for the flags of a command.
+`
+
+// run is the whole program, with its environment passed in so tests can
+// run it in-process exactly as the binary does.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) < 2 {
+		fmt.Fprint(stderr, usage)
+		return evbill.Errorf(evbill.EINVALID, "no command given")
+	}
+	switch cmd, rest := args[1], args[2:]; cmd {
+	case "price":
+		return runPrice(ctx, rest, getenv, stdin, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "evbill", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return evbill.Errorf(evbill.EINVALID, "unknown command %q", cmd)
+	}
+}
