@@ -1,0 +1,234 @@
+// Package pricing connects stored records to the tariff engine: it finds
+// the tariff that applies to a station, connector and driver group at an
+// instant, keeps the answer in a cache that is dropped whenever an
+// operator changes a tariff, an assignment, a station or a site, and
+// quotes the price of a planned session.
+package pricing
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/evbill/evbill"
+	"github.com/evbill/evbill/tariff"
+)
+
+// Target is what a tariff is looked up for.
+type Target struct {
+	TenantID    string
+	StationID   string
+	ConnectorID string // optional: connector-level assignments apply only when given
+	GroupID     string // optional: the driver's group
+}
+
+// Resolved is the tariff that applies, with where it came from.
+type Resolved struct {
+	Assignment evbill.TariffAssignment
+	Version    evbill.TariffVersion
+	Tariff     *tariff.Tariff
+	Station    evbill.Station
+	Site       evbill.Site
+	Location   *time.Location // the site's time zone
+}
+
+// Resolver answers "which tariff applies" from a Store, with a cache.
+//
+// The cache is per station and is dropped for a whole tenant by
+// Invalidate, which every write to tariffs, assignments, stations,
+// connectors and sites must call. A generation number per tenant makes a
+// lookup that raced with an invalidation reload rather than keep a stale
+// answer.
+type Resolver struct {
+	store evbill.Store
+
+	mu      sync.RWMutex
+	gen     map[string]uint64 // tenant → generation
+	entries map[string]*entry // tenant/station → loaded records
+}
+
+type entry struct {
+	gen         uint64
+	station     evbill.Station
+	site        evbill.Site
+	loc         *time.Location
+	assignments []evbill.TariffAssignment
+	versions    map[string][]version // tariff ID → versions, oldest first
+}
+
+type version struct {
+	stored evbill.TariffVersion
+	parsed *tariff.Tariff
+}
+
+// NewResolver returns a resolver reading from store.
+func NewResolver(store evbill.Store) *Resolver {
+	return &Resolver{store: store, gen: map[string]uint64{}, entries: map[string]*entry{}}
+}
+
+// Invalidate drops everything cached for the tenant.
+func (r *Resolver) Invalidate(tenantID string) {
+	r.mu.Lock()
+	r.gen[tenantID]++
+	for k, e := range r.entries {
+		if e.station.TenantID == tenantID {
+			delete(r.entries, k)
+		}
+	}
+	r.mu.Unlock()
+}
+
+// Resolve returns the tariff that applies to the target at the instant:
+// among the assignments whose target, group and validity match, and whose
+// tariff had a version in force then (the latest version created at or
+// before the instant, whose own start/end_date_time cover it), the most
+// specific target wins (connector, then station, then site), then an
+// assignment for the driver's group over one for everybody, then the
+// higher priority, then the most recent assignment.
+func (r *Resolver) Resolve(ctx context.Context, t Target, at time.Time) (Resolved, error) {
+	e, err := r.load(ctx, t.TenantID, t.StationID)
+	if err != nil {
+		return Resolved{}, err
+	}
+	a, v, ok := choose(e, t, at)
+	if !ok {
+		return Resolved{}, evbill.Errorf(evbill.ENOTFOUND, "no tariff is assigned to station %q at %s", t.StationID, at.UTC().Format(time.RFC3339))
+	}
+	return Resolved{Assignment: a, Version: v.stored, Tariff: v.parsed, Station: e.station, Site: e.site, Location: e.loc}, nil
+}
+
+func (r *Resolver) load(ctx context.Context, tenantID, stationID string) (*entry, error) {
+	key := tenantID + "/" + stationID
+	r.mu.RLock()
+	e, ok := r.entries[key]
+	gen := r.gen[tenantID]
+	r.mu.RUnlock()
+	if ok && e.gen == gen {
+		return e, nil
+	}
+	e, err := r.fetch(ctx, tenantID, stationID)
+	if err != nil {
+		return nil, err
+	}
+	e.gen = gen
+	r.mu.Lock()
+	if r.gen[tenantID] == gen { // no invalidation while we read
+		r.entries[key] = e
+	}
+	r.mu.Unlock()
+	return e, nil
+}
+
+func (r *Resolver) fetch(ctx context.Context, tenantID, stationID string) (*entry, error) {
+	st, err := r.store.Station(ctx, tenantID, stationID)
+	if err != nil {
+		return nil, err
+	}
+	site, err := r.store.Site(ctx, tenantID, st.SiteID)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := time.LoadLocation(site.TimeZone)
+	if err != nil {
+		return nil, evbill.Errorf(evbill.EINVALID, "site %q has time zone %q, which is not an IANA zone", site.ID, site.TimeZone)
+	}
+	as, err := r.store.AssignmentsForStation(ctx, tenantID, stationID)
+	if err != nil {
+		return nil, err
+	}
+	e := &entry{station: st, site: site, loc: loc, assignments: as, versions: map[string][]version{}}
+	for _, a := range as {
+		if _, done := e.versions[a.TariffID]; done {
+			continue
+		}
+		stored, err := r.store.ListTariffVersions(ctx, tenantID, a.TariffID)
+		if err != nil {
+			return nil, err
+		}
+		vs := make([]version, 0, len(stored))
+		for _, s := range stored {
+			parsed, err := tariff.Parse(s.Document)
+			if err != nil {
+				return nil, evbill.Errorf(evbill.EINTERNAL, "stored tariff %s version %d no longer parses: %v", s.TariffID, s.Version, err)
+			}
+			vs = append(vs, version{stored: s, parsed: parsed})
+		}
+		sort.Slice(vs, func(i, j int) bool { return vs[i].stored.Version < vs[j].stored.Version })
+		e.versions[a.TariffID] = vs
+	}
+	return e, nil
+}
+
+// choose ranks the applicable assignments of a loaded station.
+func choose(e *entry, t Target, at time.Time) (evbill.TariffAssignment, version, bool) {
+	var best evbill.TariffAssignment
+	var bestV version
+	found := false
+	for _, a := range e.assignments {
+		switch {
+		case a.ConnectorID != "" && a.ConnectorID != t.ConnectorID:
+			continue
+		case a.StationID != "" && a.StationID != e.station.ID:
+			continue
+		case a.SiteID != "" && a.SiteID != e.site.ID:
+			continue
+		case a.DriverGroupID != "" && a.DriverGroupID != t.GroupID:
+			continue
+		case a.ValidFrom != nil && at.Before(*a.ValidFrom):
+			continue
+		case a.ValidTo != nil && !at.Before(*a.ValidTo):
+			continue
+		}
+		v, ok := inForce(e.versions[a.TariffID], at)
+		if !ok {
+			continue
+		}
+		if !found || better(a, best) {
+			best, bestV, found = a, v, true
+		}
+	}
+	return best, bestV, found
+}
+
+// inForce returns the latest version created at or before at whose own
+// validity covers at.
+func inForce(vs []version, at time.Time) (version, bool) {
+	for i := len(vs) - 1; i >= 0; i-- {
+		if vs[i].stored.CreatedAt.After(at) {
+			continue
+		}
+		if !vs[i].parsed.ValidAt(at) {
+			return version{}, false
+		}
+		return vs[i], true
+	}
+	return version{}, false
+}
+
+func specificity(a evbill.TariffAssignment) int {
+	switch {
+	case a.ConnectorID != "":
+		return 3
+	case a.StationID != "":
+		return 2
+	}
+	return 1
+}
+
+// better reports whether a outranks b.
+func better(a, b evbill.TariffAssignment) bool {
+	if sa, sb := specificity(a), specificity(b); sa != sb {
+		return sa > sb
+	}
+	if ga, gb := a.DriverGroupID != "", b.DriverGroupID != ""; ga != gb {
+		return ga
+	}
+	if a.Priority != b.Priority {
+		return a.Priority > b.Priority
+	}
+	if !a.CreatedAt.Equal(b.CreatedAt) {
+		return a.CreatedAt.After(b.CreatedAt)
+	}
+	return a.ID > b.ID
+}
