@@ -1,0 +1,126 @@
+package postgres_test
+
+import (
+	"context"
+	neturl "net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/evbill/evbill"
+	"github.com/evbill/evbill/postgres"
+	"github.com/evbill/evbill/storetest"
+)
+
+// dsn returns the database the tests may use, or skips the test. The
+// suite makes its own uniquely named tenants and never truncates, so the
+// database can be shared by runs and by other suites.
+func dsn(t testing.TB) string {
+	t.Helper()
+	url := os.Getenv("EVBILL_TEST_POSTGRES_URL")
+	if url == "" {
+		t.Skip("EVBILL_TEST_POSTGRES_URL is not set; skipping PostgreSQL conformance tests")
+	}
+	return url
+}
+
+func open(t testing.TB) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), dsn(t))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+// TestStore runs the conformance suite against the database named by EVBILL_TEST_POSTGRES_URL.
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) evbill.Store { return open(t) })
+}
+
+// TestMigrations checks that Open leaves the schema current, that Migrate
+// is then a no-op, and that Ping fails once a migration is missing from
+// the database. It runs in a schema of its own, so that forgetting a
+// migration there does not disturb other tests sharing the database.
+func TestMigrations(t *testing.T) {
+	url := dsn(t)
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	// Lower case: search_path folds unquoted names to lower case.
+	schema := pgx.Identifier{"evbill_migrations_test_" + strings.ToLower(evbill.NewID("s")[2:])}
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(context.Background(), "DROP SCHEMA "+schema.Sanitize()+" CASCADE") //nolint:errcheck
+
+	s, err := postgres.Open(ctx, withSearchPath(t, url, schema[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	v, err := s.MigrationVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v < 1 {
+		t.Errorf("MigrationVersion = %d after Open", v)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Errorf("Migrate of a current database: %v", err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	var tables int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = $1", schema[0]).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables < 12 {
+		t.Fatalf("%d tables in %s: the store did not migrate its own schema", tables, schema[0])
+	}
+
+	if _, err := conn.Exec(ctx, "DELETE FROM "+schema.Sanitize()+".goose_db_version WHERE version_id = $1", v); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(ctx); err == nil {
+		t.Errorf("Ping succeeded with migration %d not applied", v)
+	}
+}
+
+// withSearchPath returns dsn with search_path set to schema; pgx passes
+// parameters it does not know to the server as settings.
+func withSearchPath(t *testing.T, dsn, schema string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := neturl.Parse(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return dsn + " search_path=" + schema
+}
+
+// BenchmarkStationRead measures Store.Station; see storetest.
+func BenchmarkStationRead(b *testing.B) {
+	storetest.BenchmarkStationRead(b, open(b))
+}
+
+// BenchmarkAssignmentsForStation measures Store.AssignmentsForStation;
+// see storetest.
+func BenchmarkAssignmentsForStation(b *testing.B) {
+	storetest.BenchmarkAssignmentsForStation(b, open(b))
+}

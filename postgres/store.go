@@ -1,0 +1,939 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/evbill/evbill"
+	"github.com/evbill/evbill/postgres/internal/db"
+)
+
+// Page sizes: a Page with Limit <= 0 gets defaultLimit items, and no page
+// is longer than maxLimit, so one request cannot read a whole table.
+const (
+	defaultLimit = 50
+	maxLimit     = 500
+)
+
+func limit(p evbill.Page) int32 {
+	switch {
+	case p.Limit <= 0:
+		return defaultLimit
+	case p.Limit > maxLimit:
+		return maxLimit
+	}
+	return int32(p.Limit)
+}
+
+// now is the store's clock: UTC, truncated to the microsecond, which is
+// what timestamptz keeps (and the SQLite store too), so a value reads back
+// exactly as it was returned.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// normTime returns t as the store keeps it: UTC, to the microsecond.
+func normTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	n := t.UTC().Truncate(time.Microsecond)
+	return &n
+}
+
+// utcPtr returns t in UTC: pgx reads timestamptz in the local zone.
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// nullString maps the domain's "" (no reference) to NULL, which a foreign
+// key does not check.
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// deref maps NULL back to "".
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// bytesOrNil returns nil for an empty slice, so an empty value reads back
+// the same (nil) from both engines.
+func bytesOrNil(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// tx runs fn in a READ COMMITTED transaction.
+func (s *Store) tx(ctx context.Context, fn func(q *db.Queries) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: begin: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	if err := fn(s.q.WithTx(tx)); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: commit: %w", err)
+	}
+	return nil
+}
+
+// Tenants, API keys and idempotent responses.
+
+// CreateTenant stores a new tenant; its name must be unique.
+func (s *Store) CreateTenant(ctx context.Context, t *evbill.Tenant) error {
+	if err := required("name", t.Name); err != nil {
+		return err
+	}
+	t.ID = evbill.NewID(evbill.PrefixTenant)
+	t.CreatedAt = now()
+	err := s.q.CreateTenant(ctx, db.CreateTenantParams{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt})
+	return writeErr("create tenant", err,
+		[]unique{{constraint: "tenants_name_key", field: "name", value: t.Name}}, nil)
+}
+
+// TenantByName finds a tenant by its unique name.
+func (s *Store) TenantByName(ctx context.Context, name string) (evbill.Tenant, error) {
+	r, err := s.q.TenantByName(ctx, name)
+	if err != nil {
+		return evbill.Tenant{}, readErr(err, "tenant", name)
+	}
+	return evbill.Tenant{ID: r.ID, Name: r.Name, CreatedAt: r.CreatedAt.UTC()}, nil
+}
+
+// CountTenants returns the number of tenants.
+func (s *Store) CountTenants(ctx context.Context) (int, error) {
+	n, err := s.q.CountTenants(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: count tenants: %w", err)
+	}
+	return int(n), nil
+}
+
+// CreateAPIKey stores a key with the hash of its secret; the hash must be
+// unique across all tenants since it alone finds the key.
+func (s *Store) CreateAPIKey(ctx context.Context, k *evbill.APIKey, secretHash []byte) error {
+	if err := required("tenant_id", k.TenantID); err != nil {
+		return err
+	}
+	if !k.Role.Valid() {
+		return evbill.Errorf(evbill.EINVALID, "role %q is not one of admin, operator, finance, readonly", k.Role)
+	}
+	if len(secretHash) == 0 {
+		return evbill.Errorf(evbill.EINVALID, "secret hash is required")
+	}
+	k.ID = evbill.NewID(evbill.PrefixAPIKey)
+	k.CreatedAt = now()
+	err := s.q.CreateAPIKey(ctx, db.CreateAPIKeyParams{
+		TenantID: k.TenantID, ID: k.ID, Name: k.Name, Role: string(k.Role),
+		Prefix: k.Prefix, SecretHash: secretHash, CreatedAt: k.CreatedAt,
+	})
+	// The hash stands for a secret: the message does not echo it.
+	return writeErr("create API key", err,
+		[]unique{{constraint: "api_keys_secret_hash_key", msg: "an API key with this secret hash already exists"}},
+		[]ref{{"api_keys_tenant_fkey", "tenant_id", k.TenantID}})
+}
+
+// APIKeyByHash finds the key whose secret hashes to secretHash, in any
+// tenant: it is how a request finds its tenant.
+func (s *Store) APIKeyByHash(ctx context.Context, secretHash []byte) (evbill.APIKey, error) {
+	r, err := s.q.APIKeyByHash(ctx, secretHash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return evbill.APIKey{}, evbill.Errorf(evbill.ENOTFOUND, "API key not found")
+	}
+	if err != nil {
+		return evbill.APIKey{}, fmt.Errorf("postgres: API key by hash: %w", err)
+	}
+	return evbill.APIKey{
+		ID: r.ID, TenantID: r.TenantID, Name: r.Name, Role: evbill.Role(r.Role),
+		Prefix: r.Prefix, CreatedAt: r.CreatedAt.UTC(),
+	}, nil
+}
+
+// SaveIdempotentResponse stores the answer to a POST; ECONFLICT if the key
+// was already stored for the tenant.
+func (s *Store) SaveIdempotentResponse(ctx context.Context, tenantID string, r *evbill.IdempotentResponse) error {
+	if err := required("tenant_id", tenantID, "key", r.Key); err != nil {
+		return err
+	}
+	if err := fitsInt32("status", r.Status); err != nil {
+		return err
+	}
+	r.CreatedAt = now()
+	reqHash, body := r.RequestHash, r.Body
+	if reqHash == nil {
+		reqHash = []byte{}
+	}
+	if body == nil {
+		body = []byte{}
+	}
+	err := s.q.SaveIdempotentResponse(ctx, db.SaveIdempotentResponseParams{
+		TenantID: tenantID, Key: r.Key, RequestHash: reqHash, Status: int32(r.Status),
+		Body: body, CreatedAt: r.CreatedAt,
+	})
+	return writeErr("save idempotent response", err,
+		[]unique{{constraint: "idempotent_responses_pkey", field: "idempotency key", value: r.Key}},
+		[]ref{{"idempotent_responses_tenant_fkey", "tenant_id", tenantID}})
+}
+
+// IdempotentResponse returns the stored answer for the tenant's key.
+func (s *Store) IdempotentResponse(ctx context.Context, tenantID, key string) (evbill.IdempotentResponse, error) {
+	r, err := s.q.IdempotentResponse(ctx, db.IdempotentResponseParams{TenantID: tenantID, Key: key})
+	if err != nil {
+		return evbill.IdempotentResponse{}, readErr(err, "idempotency key", key)
+	}
+	return evbill.IdempotentResponse{
+		Key: r.Key, RequestHash: bytesOrNil(r.RequestHash), Status: int(r.Status),
+		Body: bytesOrNil(r.Body), CreatedAt: r.CreatedAt.UTC(),
+	}, nil
+}
+
+// Sites.
+
+func site(r db.Site) evbill.Site {
+	return evbill.Site{
+		ID: r.ID, TenantID: r.TenantID, Name: r.Name, Address: r.Address, City: r.City,
+		PostalCode: r.PostalCode, Country: r.Country, TimeZone: r.TimeZone, SiteHost: r.SiteHost,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+// CreateSite stores a new site.
+func (s *Store) CreateSite(ctx context.Context, st *evbill.Site) error {
+	if err := required("tenant_id", st.TenantID); err != nil {
+		return err
+	}
+	st.ID = evbill.NewID(evbill.PrefixSite)
+	st.CreatedAt = now()
+	st.UpdatedAt = st.CreatedAt
+	err := s.q.CreateSite(ctx, db.CreateSiteParams{
+		TenantID: st.TenantID, ID: st.ID, Name: st.Name, Address: st.Address, City: st.City,
+		PostalCode: st.PostalCode, Country: st.Country, TimeZone: st.TimeZone, SiteHost: st.SiteHost,
+		CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt,
+	})
+	return writeErr("create site", err, nil, []ref{{"sites_tenant_fkey", "tenant_id", st.TenantID}})
+}
+
+// Site returns one of the tenant's sites.
+func (s *Store) Site(ctx context.Context, tenantID, id string) (evbill.Site, error) {
+	r, err := s.q.Site(ctx, db.SiteParams{TenantID: tenantID, ID: id})
+	if err != nil {
+		return evbill.Site{}, readErr(err, "site", id)
+	}
+	return site(r), nil
+}
+
+// ListSites returns a page of the tenant's sites, ordered by ID.
+func (s *Store) ListSites(ctx context.Context, tenantID string, p evbill.Page) ([]evbill.Site, error) {
+	rows, err := s.q.ListSites(ctx, db.ListSitesParams{TenantID: tenantID, After: p.After, Lim: limit(p)})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list sites: %w", err)
+	}
+	out := make([]evbill.Site, len(rows))
+	for i, r := range rows {
+		out[i] = site(r)
+	}
+	return out, nil
+}
+
+// UpdateSite stores every field of the site but ID, TenantID and
+// CreatedAt, and fills in the stored record.
+func (s *Store) UpdateSite(ctx context.Context, st *evbill.Site) error {
+	r, err := s.q.UpdateSite(ctx, db.UpdateSiteParams{
+		Name: st.Name, Address: st.Address, City: st.City, PostalCode: st.PostalCode,
+		Country: st.Country, TimeZone: st.TimeZone, SiteHost: st.SiteHost,
+		UpdatedAt: now(), TenantID: st.TenantID, ID: st.ID,
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound("site", st.ID)
+	}
+	if err != nil {
+		return writeErr("update site", err, nil, nil)
+	}
+	*st = site(r)
+	return nil
+}
+
+// Stations.
+
+func station(r db.StationRow) evbill.Station {
+	return evbill.Station{
+		ID: r.ID, TenantID: r.TenantID, SiteID: r.SiteID, ChargePointID: r.ChargePointID,
+		Vendor: r.Vendor, Model: r.Model, HasPassword: r.HasPassword,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+func stationUniques(chargePointID string) []unique {
+	return []unique{{constraint: "stations_charge_point_id_key", field: "charge_point_id", value: chargePointID}}
+}
+
+// CreateStation stores a new station of one of the tenant's sites; its
+// ChargePointID must be unique within the tenant.
+func (s *Store) CreateStation(ctx context.Context, st *evbill.Station) error {
+	if err := required("tenant_id", st.TenantID, "site_id", st.SiteID, "charge_point_id", st.ChargePointID); err != nil {
+		return err
+	}
+	st.ID = evbill.NewID(evbill.PrefixStation)
+	st.CreatedAt = now()
+	st.UpdatedAt = st.CreatedAt
+	st.HasPassword = false
+	err := s.q.CreateStation(ctx, db.CreateStationParams{
+		TenantID: st.TenantID, ID: st.ID, SiteID: st.SiteID, ChargePointID: st.ChargePointID,
+		Vendor: st.Vendor, Model: st.Model,
+		CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt,
+	})
+	return writeErr("create station", err, stationUniques(st.ChargePointID), []ref{
+		{"stations_tenant_fkey", "tenant_id", st.TenantID}, {"stations_site_fkey", "site_id", st.SiteID},
+	})
+}
+
+// Station returns one of the tenant's stations.
+func (s *Store) Station(ctx context.Context, tenantID, id string) (evbill.Station, error) {
+	r, err := s.q.Station(ctx, db.StationParams{TenantID: tenantID, ID: id})
+	if err != nil {
+		return evbill.Station{}, readErr(err, "station", id)
+	}
+	return station(r), nil
+}
+
+// StationByChargePointID finds one of the tenant's stations by its OCPP
+// identity.
+func (s *Store) StationByChargePointID(ctx context.Context, tenantID, chargePointID string) (evbill.Station, error) {
+	r, err := s.q.StationByChargePointID(ctx, db.StationByChargePointIDParams{TenantID: tenantID, ChargePointID: chargePointID})
+	if err != nil {
+		return evbill.Station{}, readErr(err, "station with charge_point_id", chargePointID)
+	}
+	return station(db.StationRow(r)), nil
+}
+
+// ListStations returns a page of the tenant's stations, ordered by ID.
+func (s *Store) ListStations(ctx context.Context, tenantID string, p evbill.Page) ([]evbill.Station, error) {
+	rows, err := s.q.ListStations(ctx, db.ListStationsParams{TenantID: tenantID, After: p.After, Lim: limit(p)})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list stations: %w", err)
+	}
+	out := make([]evbill.Station, len(rows))
+	for i, r := range rows {
+		out[i] = station(db.StationRow(r))
+	}
+	return out, nil
+}
+
+// UpdateStation stores every field of the station but ID, TenantID,
+// CreatedAt and HasPassword (see SetStationPassword), and fills in the
+// stored record.
+func (s *Store) UpdateStation(ctx context.Context, st *evbill.Station) error {
+	if err := required("site_id", st.SiteID, "charge_point_id", st.ChargePointID); err != nil {
+		return err
+	}
+	r, err := s.q.UpdateStation(ctx, db.UpdateStationParams{
+		SiteID: st.SiteID, ChargePointID: st.ChargePointID, Vendor: st.Vendor, Model: st.Model,
+		UpdatedAt: now(), TenantID: st.TenantID, ID: st.ID,
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound("station", st.ID)
+	}
+	if err != nil {
+		return writeErr("update station", err, stationUniques(st.ChargePointID),
+			[]ref{{"stations_site_fkey", "site_id", st.SiteID}})
+	}
+	*st = station(db.StationRow{
+		TenantID: r.TenantID, ID: r.ID, SiteID: r.SiteID, ChargePointID: r.ChargePointID,
+		Vendor: r.Vendor, Model: r.Model, HasPassword: r.PasswordHash != nil,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	})
+	return nil
+}
+
+// SetStationPassword stores the hash of the station's OCPP password; a nil
+// or empty hash removes the password.
+func (s *Store) SetStationPassword(ctx context.Context, tenantID, id string, hash []byte) error {
+	n, err := s.q.SetStationPassword(ctx, db.SetStationPasswordParams{
+		PasswordHash: bytesOrNil(hash), UpdatedAt: now(), TenantID: tenantID, ID: id,
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: set station password: %w", err)
+	}
+	if n == 0 {
+		return notFound("station", id)
+	}
+	return nil
+}
+
+// StationPasswordHash returns the hash of the station's OCPP password, nil
+// when it has none.
+func (s *Store) StationPasswordHash(ctx context.Context, tenantID, id string) ([]byte, error) {
+	h, err := s.q.StationPasswordHash(ctx, db.StationPasswordHashParams{TenantID: tenantID, ID: id})
+	if err != nil {
+		return nil, readErr(err, "station", id)
+	}
+	return bytesOrNil(h), nil
+}
+
+// Connectors.
+
+func connector(r db.Connector) evbill.Connector {
+	return evbill.Connector{
+		ID: r.ID, TenantID: r.TenantID, StationID: r.StationID, ConnectorNumber: int(r.ConnectorNumber),
+		Standard: r.Standard, PowerType: r.PowerType, MaxPowerKW: r.MaxPowerKw,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+func connectorUniques(number int) []unique {
+	return []unique{{
+		constraint: "connectors_number_key",
+		field:      "connector_number", value: fmt.Sprint(number),
+	}}
+}
+
+// CreateConnector stores a new connector of one of the tenant's stations;
+// its ConnectorNumber must be unique within the station.
+func (s *Store) CreateConnector(ctx context.Context, c *evbill.Connector) error {
+	if err := required("tenant_id", c.TenantID, "station_id", c.StationID); err != nil {
+		return err
+	}
+	if err := fitsInt32("connector_number", c.ConnectorNumber); err != nil {
+		return err
+	}
+	c.ID = evbill.NewID(evbill.PrefixConnector)
+	c.CreatedAt = now()
+	c.UpdatedAt = c.CreatedAt
+	err := s.q.CreateConnector(ctx, db.CreateConnectorParams{
+		TenantID: c.TenantID, ID: c.ID, StationID: c.StationID, ConnectorNumber: int32(c.ConnectorNumber),
+		Standard: c.Standard, PowerType: c.PowerType, MaxPowerKw: c.MaxPowerKW,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+	})
+	return writeErr("create connector", err, connectorUniques(c.ConnectorNumber), []ref{
+		{"connectors_tenant_fkey", "tenant_id", c.TenantID}, {"connectors_station_fkey", "station_id", c.StationID},
+	})
+}
+
+// Connector returns one of the tenant's connectors.
+func (s *Store) Connector(ctx context.Context, tenantID, id string) (evbill.Connector, error) {
+	r, err := s.q.Connector(ctx, db.ConnectorParams{TenantID: tenantID, ID: id})
+	if err != nil {
+		return evbill.Connector{}, readErr(err, "connector", id)
+	}
+	return connector(r), nil
+}
+
+// ListConnectors returns a page of one station's connectors, ordered by
+// ID; empty for a station that does not exist.
+func (s *Store) ListConnectors(ctx context.Context, tenantID, stationID string, p evbill.Page) ([]evbill.Connector, error) {
+	rows, err := s.q.ListConnectors(ctx, db.ListConnectorsParams{
+		TenantID: tenantID, StationID: stationID, After: p.After, Lim: limit(p),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list connectors: %w", err)
+	}
+	out := make([]evbill.Connector, len(rows))
+	for i, r := range rows {
+		out[i] = connector(r)
+	}
+	return out, nil
+}
+
+// UpdateConnector stores every field of the connector but ID, TenantID
+// and CreatedAt, and fills in the stored record.
+func (s *Store) UpdateConnector(ctx context.Context, c *evbill.Connector) error {
+	if err := required("station_id", c.StationID); err != nil {
+		return err
+	}
+	if err := fitsInt32("connector_number", c.ConnectorNumber); err != nil {
+		return err
+	}
+	r, err := s.q.UpdateConnector(ctx, db.UpdateConnectorParams{
+		StationID: c.StationID, ConnectorNumber: int32(c.ConnectorNumber), Standard: c.Standard,
+		PowerType: c.PowerType, MaxPowerKw: c.MaxPowerKW, UpdatedAt: now(),
+		TenantID: c.TenantID, ID: c.ID,
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound("connector", c.ID)
+	}
+	if err != nil {
+		return writeErr("update connector", err, connectorUniques(c.ConnectorNumber),
+			[]ref{{"connectors_station_fkey", "station_id", c.StationID}})
+	}
+	*c = connector(r)
+	return nil
+}
+
+// Tariffs.
+
+func tariffVersion(r db.TariffVersion) evbill.TariffVersion {
+	return evbill.TariffVersion{
+		TariffID: r.TariffID, TenantID: r.TenantID, Version: int(r.Version), Currency: r.Currency,
+		Document: json.RawMessage(r.Document), CreatedAt: r.CreatedAt.UTC(),
+	}
+}
+
+// CreateTariff stores version 1 of a new tariff.
+func (s *Store) CreateTariff(ctx context.Context, v *evbill.TariffVersion) error {
+	if err := required("tenant_id", v.TenantID); err != nil {
+		return err
+	}
+	if len(v.Document) == 0 {
+		return evbill.Errorf(evbill.EINVALID, "tariff document is required")
+	}
+	v.TariffID = evbill.NewID(evbill.PrefixTariff)
+	v.Version = 1
+	v.CreatedAt = now()
+	return s.tx(ctx, func(q *db.Queries) error {
+		err := q.CreateTariff(ctx, db.CreateTariffParams{TenantID: v.TenantID, ID: v.TariffID, CreatedAt: v.CreatedAt})
+		if err != nil {
+			return writeErr("create tariff", err, nil, []ref{{"tariffs_tenant_fkey", "tenant_id", v.TenantID}})
+		}
+		err = q.InsertTariffVersion(ctx, db.InsertTariffVersionParams{
+			TenantID: v.TenantID, TariffID: v.TariffID, Version: 1, Currency: v.Currency,
+			Document: []byte(v.Document), CreatedAt: v.CreatedAt,
+		})
+		return writeErr("create tariff", err, nil, nil)
+	})
+}
+
+// AddTariffVersion stores the version after the latest, in one READ
+// COMMITTED transaction that reads the latest and inserts the next. Two
+// concurrent updates may read the same latest; the second insert then
+// waits on the first's primary key entry (tenant_id, tariff_id, version)
+// and fails once it commits, as ECONFLICT, and the caller may retry. No
+// lock is taken, so reads and other tariffs are never held up.
+func (s *Store) AddTariffVersion(ctx context.Context, v *evbill.TariffVersion) error {
+	if len(v.Document) == 0 {
+		return evbill.Errorf(evbill.EINVALID, "tariff document is required")
+	}
+	return s.tx(ctx, func(q *db.Queries) error {
+		latest, err := q.LatestTariffVersionNumber(ctx, db.LatestTariffVersionNumberParams{TenantID: v.TenantID, TariffID: v.TariffID})
+		if err != nil {
+			return fmt.Errorf("postgres: add tariff version: %w", err)
+		}
+		if latest == 0 {
+			return notFound("tariff", v.TariffID)
+		}
+		created := now()
+		err = q.InsertTariffVersion(ctx, db.InsertTariffVersionParams{
+			TenantID: v.TenantID, TariffID: v.TariffID, Version: latest + 1, Currency: v.Currency,
+			Document: []byte(v.Document), CreatedAt: created,
+		})
+		if err != nil {
+			return writeErr("add tariff version", err,
+				[]unique{{
+					constraint: "tariff_versions_pkey",
+					msg:        fmt.Sprintf("tariff %q version %d was stored by a concurrent update; retry", v.TariffID, latest+1),
+				}}, nil)
+		}
+		v.Version = int(latest + 1)
+		v.CreatedAt = created
+		return nil
+	})
+}
+
+// TariffVersion returns one version of the tenant's tariff, or the latest
+// when version is 0.
+func (s *Store) TariffVersion(ctx context.Context, tenantID, tariffID string, version int) (evbill.TariffVersion, error) {
+	var (
+		r   db.TariffVersion
+		err error
+	)
+	if version == 0 {
+		r, err = s.q.LatestTariffVersion(ctx, db.LatestTariffVersionParams{TenantID: tenantID, TariffID: tariffID})
+	} else {
+		r, err = s.q.TariffVersion(ctx, db.TariffVersionParams{TenantID: tenantID, TariffID: tariffID, Version: int32(version)})
+	}
+	if errors.Is(err, pgx.ErrNoRows) && version != 0 {
+		return evbill.TariffVersion{}, evbill.Errorf(evbill.ENOTFOUND, "tariff %q version %d not found", tariffID, version)
+	}
+	if err != nil {
+		return evbill.TariffVersion{}, readErr(err, "tariff", tariffID)
+	}
+	return tariffVersion(r), nil
+}
+
+// ListTariffs returns a page of the tenant's tariffs, each at its latest
+// version, ordered by tariff ID.
+func (s *Store) ListTariffs(ctx context.Context, tenantID string, p evbill.Page) ([]evbill.TariffVersion, error) {
+	rows, err := s.q.ListTariffs(ctx, db.ListTariffsParams{TenantID: tenantID, After: p.After, Lim: limit(p)})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list tariffs: %w", err)
+	}
+	out := make([]evbill.TariffVersion, len(rows))
+	for i, r := range rows {
+		out[i] = tariffVersion(r)
+	}
+	return out, nil
+}
+
+// ListTariffVersions returns every version of the tenant's tariff, oldest
+// first; ENOTFOUND when the tariff does not exist, since a tariff always
+// has at least one version.
+func (s *Store) ListTariffVersions(ctx context.Context, tenantID, tariffID string) ([]evbill.TariffVersion, error) {
+	rows, err := s.q.ListTariffVersions(ctx, db.ListTariffVersionsParams{TenantID: tenantID, TariffID: tariffID})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list tariff versions: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, notFound("tariff", tariffID)
+	}
+	out := make([]evbill.TariffVersion, len(rows))
+	for i, r := range rows {
+		out[i] = tariffVersion(r)
+	}
+	return out, nil
+}
+
+// Tariff assignments.
+
+func assignment(r db.TariffAssignment) evbill.TariffAssignment {
+	return evbill.TariffAssignment{
+		ID: r.ID, TenantID: r.TenantID, TariffID: r.TariffID,
+		SiteID: deref(r.SiteID), StationID: deref(r.StationID), ConnectorID: deref(r.ConnectorID),
+		DriverGroupID: deref(r.DriverGroupID),
+		ValidFrom:     utcPtr(r.ValidFrom), ValidTo: utcPtr(r.ValidTo),
+		Priority: int(r.Priority), CreatedAt: r.CreatedAt.UTC(),
+	}
+}
+
+// checkAssignment applies the rules the schema's CHECKs also enforce, to
+// give a clear message before reaching the database.
+func checkAssignment(a *evbill.TariffAssignment) error {
+	if err := required("tenant_id", a.TenantID, "tariff_id", a.TariffID); err != nil {
+		return err
+	}
+	n := 0
+	for _, id := range []string{a.SiteID, a.StationID, a.ConnectorID} {
+		if id != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return evbill.Errorf(evbill.EINVALID, "exactly one of site_id, station_id and connector_id must be set")
+	}
+	if a.ValidFrom != nil && a.ValidTo != nil && !a.ValidFrom.Before(*a.ValidTo) {
+		return evbill.Errorf(evbill.EINVALID, "valid_from must be before valid_to")
+	}
+	return fitsInt32("priority", a.Priority)
+}
+
+// CreateAssignment stores a new assignment of one of the tenant's tariffs
+// to one of its sites, stations or connectors.
+func (s *Store) CreateAssignment(ctx context.Context, a *evbill.TariffAssignment) error {
+	a.ValidFrom, a.ValidTo = normTime(a.ValidFrom), normTime(a.ValidTo)
+	if err := checkAssignment(a); err != nil {
+		return err
+	}
+	a.ID = evbill.NewID(evbill.PrefixAssignment)
+	a.CreatedAt = now()
+	err := s.q.CreateAssignment(ctx, db.CreateAssignmentParams{
+		TenantID: a.TenantID, ID: a.ID, TariffID: a.TariffID,
+		SiteID: nullString(a.SiteID), StationID: nullString(a.StationID), ConnectorID: nullString(a.ConnectorID),
+		DriverGroupID: nullString(a.DriverGroupID),
+		ValidFrom:     a.ValidFrom, ValidTo: a.ValidTo,
+		Priority: int32(a.Priority), CreatedAt: a.CreatedAt,
+	})
+	return writeErr("create assignment", err, nil, []ref{
+		{"tariff_assignments_tenant_fkey", "tenant_id", a.TenantID},
+		{"tariff_assignments_tariff_fkey", "tariff_id", a.TariffID},
+		{"tariff_assignments_site_fkey", "site_id", a.SiteID},
+		{"tariff_assignments_station_fkey", "station_id", a.StationID},
+		{"tariff_assignments_connector_fkey", "connector_id", a.ConnectorID},
+		{"tariff_assignments_group_fkey", "driver_group_id", a.DriverGroupID},
+	})
+}
+
+// Assignment returns one of the tenant's assignments.
+func (s *Store) Assignment(ctx context.Context, tenantID, id string) (evbill.TariffAssignment, error) {
+	r, err := s.q.Assignment(ctx, db.AssignmentParams{TenantID: tenantID, ID: id})
+	if err != nil {
+		return evbill.TariffAssignment{}, readErr(err, "assignment", id)
+	}
+	return assignment(r), nil
+}
+
+// ListAssignments returns a page of the tenant's assignments, ordered by
+// ID.
+func (s *Store) ListAssignments(ctx context.Context, tenantID string, p evbill.Page) ([]evbill.TariffAssignment, error) {
+	rows, err := s.q.ListAssignments(ctx, db.ListAssignmentsParams{TenantID: tenantID, After: p.After, Lim: limit(p)})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list assignments: %w", err)
+	}
+	return assignments(rows), nil
+}
+
+func assignments(rows []db.TariffAssignment) []evbill.TariffAssignment {
+	out := make([]evbill.TariffAssignment, len(rows))
+	for i, r := range rows {
+		out[i] = assignment(r)
+	}
+	return out
+}
+
+// DeleteAssignment removes one of the tenant's assignments.
+func (s *Store) DeleteAssignment(ctx context.Context, tenantID, id string) error {
+	n, err := s.q.DeleteAssignment(ctx, db.DeleteAssignmentParams{TenantID: tenantID, ID: id})
+	if err != nil {
+		return fmt.Errorf("postgres: delete assignment: %w", err)
+	}
+	if n == 0 {
+		return notFound("assignment", id)
+	}
+	return nil
+}
+
+// AssignmentsForStation returns every assignment, at any time, that
+// targets the station, one of its connectors or its site, ordered by ID;
+// ENOTFOUND when the tenant has no such station. Only an empty answer
+// costs a second query, to tell a station without assignments from a
+// missing one.
+func (s *Store) AssignmentsForStation(ctx context.Context, tenantID, stationID string) ([]evbill.TariffAssignment, error) {
+	rows, err := s.q.AssignmentsForStation(ctx, db.AssignmentsForStationParams{
+		TenantID: tenantID, StationID: nullString(stationID),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: assignments for station: %w", err)
+	}
+	if len(rows) == 0 {
+		if _, err := s.q.StationSite(ctx, db.StationSiteParams{TenantID: tenantID, ID: stationID}); err != nil {
+			return nil, readErr(err, "station", stationID)
+		}
+	}
+	out := assignments(rows)
+	slices.SortFunc(out, func(a, b evbill.TariffAssignment) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// Driver groups, drivers and tokens.
+
+func driverGroup(r db.DriverGroup) evbill.DriverGroup {
+	return evbill.DriverGroup{
+		ID: r.ID, TenantID: r.TenantID, Name: r.Name,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+// CreateDriverGroup stores a new driver group.
+func (s *Store) CreateDriverGroup(ctx context.Context, g *evbill.DriverGroup) error {
+	if err := required("tenant_id", g.TenantID); err != nil {
+		return err
+	}
+	g.ID = evbill.NewID(evbill.PrefixGroup)
+	g.CreatedAt = now()
+	g.UpdatedAt = g.CreatedAt
+	err := s.q.CreateDriverGroup(ctx, db.CreateDriverGroupParams{
+		TenantID: g.TenantID, ID: g.ID, Name: g.Name,
+		CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt,
+	})
+	return writeErr("create driver group", err, nil, []ref{{"driver_groups_tenant_fkey", "tenant_id", g.TenantID}})
+}
+
+// DriverGroup returns one of the tenant's driver groups.
+func (s *Store) DriverGroup(ctx context.Context, tenantID, id string) (evbill.DriverGroup, error) {
+	r, err := s.q.DriverGroup(ctx, db.DriverGroupParams{TenantID: tenantID, ID: id})
+	if err != nil {
+		return evbill.DriverGroup{}, readErr(err, "driver group", id)
+	}
+	return driverGroup(r), nil
+}
+
+// ListDriverGroups returns a page of the tenant's driver groups, ordered
+// by ID.
+func (s *Store) ListDriverGroups(ctx context.Context, tenantID string, p evbill.Page) ([]evbill.DriverGroup, error) {
+	rows, err := s.q.ListDriverGroups(ctx, db.ListDriverGroupsParams{TenantID: tenantID, After: p.After, Lim: limit(p)})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list driver groups: %w", err)
+	}
+	out := make([]evbill.DriverGroup, len(rows))
+	for i, r := range rows {
+		out[i] = driverGroup(r)
+	}
+	return out, nil
+}
+
+// UpdateDriverGroup stores the group's name and fills in the stored
+// record.
+func (s *Store) UpdateDriverGroup(ctx context.Context, g *evbill.DriverGroup) error {
+	r, err := s.q.UpdateDriverGroup(ctx, db.UpdateDriverGroupParams{
+		Name: g.Name, UpdatedAt: now(), TenantID: g.TenantID, ID: g.ID,
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound("driver group", g.ID)
+	}
+	if err != nil {
+		return writeErr("update driver group", err, nil, nil)
+	}
+	*g = driverGroup(r)
+	return nil
+}
+
+func driver(r db.Driver) evbill.Driver {
+	return evbill.Driver{
+		ID: r.ID, TenantID: r.TenantID, Name: r.Name, Email: r.Email, GroupID: deref(r.GroupID),
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+// CreateDriver stores a new driver, optionally in one of the tenant's
+// driver groups.
+func (s *Store) CreateDriver(ctx context.Context, d *evbill.Driver) error {
+	if err := required("tenant_id", d.TenantID); err != nil {
+		return err
+	}
+	d.ID = evbill.NewID(evbill.PrefixDriver)
+	d.CreatedAt = now()
+	d.UpdatedAt = d.CreatedAt
+	err := s.q.CreateDriver(ctx, db.CreateDriverParams{
+		TenantID: d.TenantID, ID: d.ID, Name: d.Name, Email: d.Email, GroupID: nullString(d.GroupID),
+		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+	})
+	return writeErr("create driver", err, nil, []ref{
+		{"drivers_tenant_fkey", "tenant_id", d.TenantID}, {"drivers_group_fkey", "group_id", d.GroupID},
+	})
+}
+
+// Driver returns one of the tenant's drivers.
+func (s *Store) Driver(ctx context.Context, tenantID, id string) (evbill.Driver, error) {
+	r, err := s.q.Driver(ctx, db.DriverParams{TenantID: tenantID, ID: id})
+	if err != nil {
+		return evbill.Driver{}, readErr(err, "driver", id)
+	}
+	return driver(r), nil
+}
+
+// ListDrivers returns a page of the tenant's drivers, ordered by ID.
+func (s *Store) ListDrivers(ctx context.Context, tenantID string, p evbill.Page) ([]evbill.Driver, error) {
+	rows, err := s.q.ListDrivers(ctx, db.ListDriversParams{TenantID: tenantID, After: p.After, Lim: limit(p)})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list drivers: %w", err)
+	}
+	out := make([]evbill.Driver, len(rows))
+	for i, r := range rows {
+		out[i] = driver(r)
+	}
+	return out, nil
+}
+
+// UpdateDriver stores every field of the driver but ID, TenantID and
+// CreatedAt, and fills in the stored record.
+func (s *Store) UpdateDriver(ctx context.Context, d *evbill.Driver) error {
+	r, err := s.q.UpdateDriver(ctx, db.UpdateDriverParams{
+		Name: d.Name, Email: d.Email, GroupID: nullString(d.GroupID), UpdatedAt: now(),
+		TenantID: d.TenantID, ID: d.ID,
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound("driver", d.ID)
+	}
+	if err != nil {
+		return writeErr("update driver", err, nil, []ref{{"drivers_group_fkey", "group_id", d.GroupID}})
+	}
+	*d = driver(r)
+	return nil
+}
+
+func token(r db.Token) evbill.Token {
+	return evbill.Token{
+		ID: r.ID, TenantID: r.TenantID, UID: r.Uid, Type: r.Type,
+		DriverID: deref(r.DriverID), GroupID: deref(r.GroupID), Status: r.Status,
+		ExpiresAt: utcPtr(r.ExpiresAt),
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+func tokenUniques(uid string) []unique {
+	return []unique{{constraint: "tokens_uid_key", field: "uid", value: uid}}
+}
+
+// CreateToken stores a new token; its UID must be unique within the
+// tenant, and its driver and group, when set, must be the tenant's.
+func (s *Store) CreateToken(ctx context.Context, t *evbill.Token) error {
+	if err := required("tenant_id", t.TenantID, "uid", t.UID); err != nil {
+		return err
+	}
+	t.ExpiresAt = normTime(t.ExpiresAt)
+	t.ID = evbill.NewID(evbill.PrefixToken)
+	t.CreatedAt = now()
+	t.UpdatedAt = t.CreatedAt
+	err := s.q.CreateToken(ctx, db.CreateTokenParams{
+		TenantID: t.TenantID, ID: t.ID, Uid: t.UID, Type: t.Type,
+		DriverID: nullString(t.DriverID), GroupID: nullString(t.GroupID), Status: t.Status,
+		ExpiresAt: t.ExpiresAt,
+		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+	})
+	return writeErr("create token", err, tokenUniques(t.UID), []ref{
+		{"tokens_tenant_fkey", "tenant_id", t.TenantID}, {"tokens_driver_fkey", "driver_id", t.DriverID},
+		{"tokens_group_fkey", "group_id", t.GroupID},
+	})
+}
+
+// Token returns one of the tenant's tokens.
+func (s *Store) Token(ctx context.Context, tenantID, id string) (evbill.Token, error) {
+	r, err := s.q.Token(ctx, db.TokenParams{TenantID: tenantID, ID: id})
+	if err != nil {
+		return evbill.Token{}, readErr(err, "token", id)
+	}
+	return token(r), nil
+}
+
+// TokenByUID finds one of the tenant's tokens by its UID.
+func (s *Store) TokenByUID(ctx context.Context, tenantID, uid string) (evbill.Token, error) {
+	r, err := s.q.TokenByUID(ctx, db.TokenByUIDParams{TenantID: tenantID, Uid: uid})
+	if err != nil {
+		return evbill.Token{}, readErr(err, "token with uid", uid)
+	}
+	return token(r), nil
+}
+
+// ListTokens returns a page of the tenant's tokens, ordered by ID.
+func (s *Store) ListTokens(ctx context.Context, tenantID string, p evbill.Page) ([]evbill.Token, error) {
+	rows, err := s.q.ListTokens(ctx, db.ListTokensParams{TenantID: tenantID, After: p.After, Lim: limit(p)})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list tokens: %w", err)
+	}
+	out := make([]evbill.Token, len(rows))
+	for i, r := range rows {
+		out[i] = token(r)
+	}
+	return out, nil
+}
+
+// UpdateToken stores every field of the token but ID, TenantID and
+// CreatedAt, and fills in the stored record.
+func (s *Store) UpdateToken(ctx context.Context, t *evbill.Token) error {
+	if err := required("uid", t.UID); err != nil {
+		return err
+	}
+	expires := normTime(t.ExpiresAt)
+	r, err := s.q.UpdateToken(ctx, db.UpdateTokenParams{
+		Uid: t.UID, Type: t.Type, DriverID: nullString(t.DriverID), GroupID: nullString(t.GroupID),
+		Status: t.Status, ExpiresAt: expires, UpdatedAt: now(),
+		TenantID: t.TenantID, ID: t.ID,
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound("token", t.ID)
+	}
+	if err != nil {
+		return writeErr("update token", err, tokenUniques(t.UID), []ref{
+			{"tokens_driver_fkey", "driver_id", t.DriverID}, {"tokens_group_fkey", "group_id", t.GroupID},
+		})
+	}
+	*t = token(r)
+	return nil
+}

@@ -1,0 +1,32 @@
+-- name: CreateStation :exec
+INSERT INTO stations (tenant_id, id, site_id, charge_point_id, vendor, model, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: Station :one
+SELECT tenant_id, id, site_id, charge_point_id, vendor, model, password_hash IS NOT NULL AS has_password, created_at, updated_at
+FROM stations WHERE tenant_id = ? AND id = ?;
+
+-- name: StationByChargePointID :one
+SELECT tenant_id, id, site_id, charge_point_id, vendor, model, password_hash IS NOT NULL AS has_password, created_at, updated_at
+FROM stations WHERE tenant_id = ? AND charge_point_id = ?;
+
+-- name: ListStations :many
+SELECT tenant_id, id, site_id, charge_point_id, vendor, model, password_hash IS NOT NULL AS has_password, created_at, updated_at
+FROM stations WHERE tenant_id = @tenant_id AND id > @after ORDER BY id LIMIT @lim;
+
+-- name: UpdateStation :one
+UPDATE stations SET site_id = ?, charge_point_id = ?, vendor = ?, model = ?, updated_at = ?
+WHERE tenant_id = ? AND id = ?
+RETURNING *;
+
+-- name: SetStationPassword :execrows
+UPDATE stations SET password_hash = ?, updated_at = ? WHERE tenant_id = ? AND id = ?;
+
+-- name: StationPasswordHash :one
+SELECT password_hash FROM stations WHERE tenant_id = ? AND id = ?;
+
+-- name: StationSite :one
+SELECT site_id FROM stations WHERE tenant_id = ? AND id = ?;
+
+-- name: StationExists :one
+SELECT count(*) FROM stations WHERE tenant_id = ? AND id = ?;

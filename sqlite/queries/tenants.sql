@@ -1,0 +1,28 @@
+-- name: CreateTenant :exec
+INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?);
+
+-- name: TenantByName :one
+SELECT id, name, created_at FROM tenants WHERE name = ?;
+
+-- name: CountTenants :one
+SELECT count(*) FROM tenants;
+
+-- name: TenantExists :one
+SELECT count(*) FROM tenants WHERE id = ?;
+
+-- name: CreateAPIKey :exec
+INSERT INTO api_keys (tenant_id, id, name, role, prefix, secret_hash, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?);
+
+-- APIKeyByHash is the one lookup not scoped by tenant: it is how a request
+-- finds its tenant.
+-- name: APIKeyByHash :one
+SELECT tenant_id, id, name, role, prefix, created_at FROM api_keys WHERE secret_hash = ?;
+
+-- name: SaveIdempotentResponse :exec
+INSERT INTO idempotent_responses (tenant_id, key, request_hash, status, body, created_at)
+VALUES (?, ?, ?, ?, ?, ?);
+
+-- name: IdempotentResponse :one
+SELECT key, request_hash, status, body, created_at FROM idempotent_responses
+WHERE tenant_id = ? AND key = ?;
