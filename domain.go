@@ -161,10 +161,29 @@ type Token struct {
 }
 
 // Page asks for one page of a list ordered by ID: the items after the
-// cursor After (an ID, "" for the first page), at most Limit of them.
+// cursor After (an ID, "" for the first page), at most Size() of them.
 type Page struct {
 	After string
 	Limit int
+}
+
+// Page sizes: no page is longer than MaxPageLimit, so one request cannot
+// read a whole table.
+const (
+	DefaultPageLimit = 50
+	MaxPageLimit     = 500
+)
+
+// Size returns how many items the page holds at most: Limit, or
+// DefaultPageLimit when Limit is not positive, capped at MaxPageLimit.
+func (p Page) Size() int {
+	switch {
+	case p.Limit <= 0:
+		return DefaultPageLimit
+	case p.Limit > MaxPageLimit:
+		return MaxPageLimit
+	}
+	return p.Limit
 }
 
 // IdempotentResponse is the stored answer to a POST made with an
@@ -180,8 +199,10 @@ type IdempotentResponse struct {
 // Store keeps evbill's records. Every method that takes a tenantID reads
 // or writes only that tenant's records: a record of another tenant is
 // ENOTFOUND, exactly as a missing one. Errors are *Error with ENOTFOUND,
-// ECONFLICT (a unique or foreign key rule) or EINVALID where those apply.
-// Create methods fill in ID, CreatedAt and UpdatedAt.
+// ECONFLICT (a unique rule) or EINVALID (a reference to a record that does
+// not exist for the tenant) where those apply. Create methods set ID,
+// CreatedAt and UpdatedAt; Update methods change every field but ID,
+// TenantID and CreatedAt, and both fill the struct with what was stored.
 type Store interface {
 	// Ping checks that the database answers and its migrations are applied.
 	Ping(ctx context.Context) error

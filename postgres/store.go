@@ -15,22 +15,7 @@ import (
 	"github.com/evbill/evbill/postgres/internal/db"
 )
 
-// Page sizes: a Page with Limit <= 0 gets defaultLimit items, and no page
-// is longer than maxLimit, so one request cannot read a whole table.
-const (
-	defaultLimit = 50
-	maxLimit     = 500
-)
-
-func limit(p evbill.Page) int32 {
-	switch {
-	case p.Limit <= 0:
-		return defaultLimit
-	case p.Limit > maxLimit:
-		return maxLimit
-	}
-	return int32(p.Limit)
-}
+func limit(p evbill.Page) int32 { return int32(p.Size()) }
 
 // now is the store's clock: UTC, truncated to the microsecond, which is
 // what timestamptz keeps (and the SQLite store too), so a value reads back

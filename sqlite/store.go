@@ -14,22 +14,7 @@ import (
 	"github.com/evbill/evbill/sqlite/internal/db"
 )
 
-// Page sizes: a Page with Limit <= 0 gets defaultLimit items, and no page
-// is longer than maxLimit, so one request cannot read a whole table.
-const (
-	defaultLimit = 50
-	maxLimit     = 500
-)
-
-func limit(p evbill.Page) int64 {
-	switch {
-	case p.Limit <= 0:
-		return defaultLimit
-	case p.Limit > maxLimit:
-		return maxLimit
-	}
-	return int64(p.Limit)
-}
+func limit(p evbill.Page) int64 { return int64(p.Size()) }
 
 // now is the store's clock: UTC, truncated to the microsecond, which is
 // what both SQLite (as Unix microseconds) and PostgreSQL (timestamptz)
