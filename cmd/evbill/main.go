@@ -48,9 +48,15 @@ func exitStatus(err error) int {
 const usage = `evbill — billing for EV charging
 
 Usage:
+  evbill serve [--addr 127.0.0.1:8080] [--data ./evbill-data]
+  evbill migrate [--data ./evbill-data]
+  evbill apikey create --tenant NAME --role admin|operator|finance|readonly [--data ./evbill-data]
   evbill price --tariff TARIFF.json --cdr CDR.json [--timezone ZONE] [--explain]
   evbill price --tariff TARIFF.json --batch [--timezone ZONE] < cdrs.ndjson > priced.ndjson
   evbill version
+
+EVBILL_DATABASE_URL=postgres://… makes serve, migrate and apikey use PostgreSQL
+instead of SQLite in the data directory.
 
 Run "evbill COMMAND -h" for the flags of a command.
 `
@@ -63,6 +69,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return evbill.Errorf(evbill.EINVALID, "no command given")
 	}
 	switch cmd, rest := args[1], args[2:]; cmd {
+	case "serve":
+		return runServe(ctx, rest, getenv, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, rest, getenv, stdout, stderr)
+	case "apikey":
+		return runAPIKey(ctx, rest, getenv, stdout, stderr)
 	case "price":
 		return runPrice(ctx, rest, getenv, stdin, stdout, stderr)
 	case "version":

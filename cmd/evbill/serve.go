@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/evbill/evbill"
+	"github.com/evbill/evbill/api"
+	"github.com/evbill/evbill/auth"
+	"github.com/evbill/evbill/postgres"
+	"github.com/evbill/evbill/pricing"
+	"github.com/evbill/evbill/sqlite"
+)
+
+// storeFlags are the database settings every command that opens the
+// store shares: --data for SQLite, EVBILL_DATABASE_URL for PostgreSQL.
+type storeFlags struct {
+	data string
+}
+
+func (f *storeFlags) register(fs *flag.FlagSet, getenv func(string) string) {
+	fs.StringVar(&f.data, "data", envOr(getenv, "EVBILL_DATA", "./evbill-data"),
+		"`directory` holding the SQLite database evbill.db (env EVBILL_DATA); ignored when EVBILL_DATABASE_URL is set")
+}
+
+// migrator is what both stores offer beyond evbill.Store.
+type migrator interface {
+	evbill.Store
+	MigrationVersion(ctx context.Context) (int64, error)
+}
+
+// open opens the store: PostgreSQL when EVBILL_DATABASE_URL is set,
+// otherwise SQLite in the data directory. Opening applies migrations.
+func (f *storeFlags) open(ctx context.Context, getenv func(string) string) (migrator, string, error) {
+	if dsn := getenv("EVBILL_DATABASE_URL"); dsn != "" {
+		if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+			return nil, "", evbill.Errorf(evbill.EINVALID, "EVBILL_DATABASE_URL must be a postgres:// URL")
+		}
+		s, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			return nil, "", fmt.Errorf("opening PostgreSQL: %w", err)
+		}
+		return s, "postgres", nil
+	}
+	if err := os.MkdirAll(f.data, 0o700); err != nil {
+		return nil, "", evbill.Errorf(evbill.EINVALID, "data directory: %v", err)
+	}
+	path := filepath.Join(f.data, "evbill.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, "", fmt.Errorf("opening %s: %w", path, err)
+	}
+	return s, "sqlite " + path, nil
+}
+
+// newLogger logs text to a terminal and JSON to anything else.
+func newLogger(w io.Writer) *slog.Logger {
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			return slog.New(slog.NewTextHandler(w, nil))
+		}
+	}
+	return slog.New(slog.NewJSONHandler(w, nil))
+}
+
+// runServe is the "serve" command: the API server.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("evbill serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", envOr(getenv, "EVBILL_ADDR", "127.0.0.1:8080"), "`address` to listen on (env EVBILL_ADDR)")
+	var sf storeFlags
+	sf.register(fs, getenv)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return evbill.Errorf(evbill.EINVALID, "serve: %v", err)
+	}
+	log := newLogger(stderr)
+	store, where, err := sf.open(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := bootstrap(ctx, store, stdout, log); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	handler, err := api.New(api.Config{Store: store, Resolver: pricing.NewResolver(store), Logger: log, Registry: reg})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return evbill.Errorf(evbill.EINVALID, "serve: %v", err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("evbill listening", "addr", ln.Addr().String(), "store", where, "version", version)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// bootstrap gives an empty database its first tenant and admin key, and
+// prints the key once: without it nobody could use the API.
+func bootstrap(ctx context.Context, store evbill.Store, stdout io.Writer, log *slog.Logger) error {
+	n, err := store.CountTenants(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	t := evbill.Tenant{Name: "default"}
+	if err := store.CreateTenant(ctx, &t); err != nil {
+		return err
+	}
+	secret, err := createKey(ctx, store, t.ID, "bootstrap admin", evbill.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	log.Info("created tenant default with an admin API key; it is printed once on standard output")
+	fmt.Fprintf(stdout, "Admin API key for tenant \"default\" (shown once, keep it safe):\n%s\n", secret)
+	return nil
+}
+
+func createKey(ctx context.Context, store evbill.Store, tenantID, name string, role evbill.Role) (string, error) {
+	secret, prefix, hash := auth.NewAPIKey()
+	k := evbill.APIKey{TenantID: tenantID, Name: name, Role: role, Prefix: prefix}
+	if err := store.CreateAPIKey(ctx, &k, hash); err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// runMigrate is the "migrate" command: apply migrations and report the version.
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("evbill migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf storeFlags
+	sf.register(fs, getenv)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return evbill.Errorf(evbill.EINVALID, "migrate: %v", err)
+	}
+	store, where, err := sf.open(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	v, err := store.MigrationVersion(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s is at migration %d\n", where, v)
+	return nil
+}
+
+// runAPIKey is the "apikey create" command.
+func runAPIKey(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return evbill.Errorf(evbill.EINVALID, "apikey: usage: evbill apikey create --tenant NAME --role ROLE [--name NAME]")
+	}
+	fs := flag.NewFlagSet("evbill apikey create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	tenantName := fs.String("tenant", "", "tenant `name`; created if it does not exist")
+	role := fs.String("role", "", "`role`: admin, operator, finance or readonly")
+	name := fs.String("name", "created by evbill apikey", "a `label` for the key")
+	var sf storeFlags
+	sf.register(fs, getenv)
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return evbill.Errorf(evbill.EINVALID, "apikey: %v", err)
+	}
+	switch {
+	case *tenantName == "":
+		return evbill.Errorf(evbill.EINVALID, "apikey: --tenant is required")
+	case !evbill.Role(*role).Valid():
+		return evbill.Errorf(evbill.EINVALID, "apikey: --role must be admin, operator, finance or readonly, not %q", *role)
+	}
+	store, _, err := sf.open(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	t, err := store.TenantByName(ctx, *tenantName)
+	if evbill.ErrorCode(err) == evbill.ENOTFOUND {
+		t = evbill.Tenant{Name: *tenantName}
+		err = store.CreateTenant(ctx, &t)
+		if err == nil {
+			fmt.Fprintf(stdout, "created tenant %q (%s)\n", t.Name, t.ID)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	secret, err := createKey(ctx, store, t.ID, *name, evbill.Role(*role))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s API key for tenant %q (shown once):\n%s\n", *role, t.Name, secret)
+	return nil
+}

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildBinary builds evbill once per test binary run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and starts the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "evbill")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// server is a running `evbill serve`.
+type server struct {
+	cmd    *exec.Cmd
+	base   string
+	key    string
+	stderr *bytes.Buffer
+}
+
+// startServer starts the binary on an empty data directory and a free
+// port, and reads the bootstrap admin key it prints.
+func startServer(t *testing.T, bin string, env ...string) *server {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir())
+	cmd.Env = append(os.Environ(), env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderrPipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{cmd: cmd, stderr: &bytes.Buffer{}}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderrPipe)
+		for sc.Scan() {
+			line := sc.Text()
+			s.stderr.WriteString(line + "\n")
+			var rec struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "evbill listening" {
+				addr <- rec.Addr
+			}
+		}
+	}()
+	keys := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if line := sc.Text(); strings.HasPrefix(line, "evb_") {
+				keys <- line
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		s.base = "http://" + a
+	case <-time.After(20 * time.Second):
+		t.Fatalf("server did not start; stderr:\n%s", s.stderr)
+	}
+	select {
+	case s.key = <-keys:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no bootstrap admin key on stdout")
+	}
+	return s
+}
+
+func (s *server) do(t *testing.T, method, path string, body any) (int, map[string]any) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, s.base+path, r)
+	req.Header.Set("Authorization", "Bearer "+s.key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	if out == nil {
+		out = map[string]any{"_raw": string(raw)}
+	}
+	return resp.StatusCode, out
+}
+
+// TestServeEndToEnd starts the real binary on an empty data directory and
+// drives the API: bootstrap key, health, a site with a station and a
+// connector, a tariff and its assignment, the resolved tariff, a quote, a
+// tariff update, and a graceful stop.
+func TestServeEndToEnd(t *testing.T) {
+	bin := buildBinary(t)
+	s := startServer(t, bin)
+
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(s.base + path)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", path, resp, err)
+		}
+		resp.Body.Close()
+	}
+	if code, _ := (&server{base: s.base, key: "evb_wrong"}).do(t, "GET", "/api/v1/sites", nil); code != 401 {
+		t.Errorf("a wrong key got %d, want 401", code)
+	}
+
+	code, site := s.do(t, "POST", "/api/v1/sites", map[string]any{
+		"name": "Amsterdam Centraal P+R", "address": "Stationsplein 1", "city": "Amsterdam",
+		"postal_code": "1012 AB", "country": "NL", "time_zone": "Europe/Amsterdam"})
+	if code != 201 {
+		t.Fatalf("create site: %d %v", code, site)
+	}
+	code, station := s.do(t, "POST", "/api/v1/stations", map[string]any{
+		"site_id": site["id"], "charge_point_id": "AMS-CP-001", "vendor": "Alfen", "model": "Eve Double"})
+	if code != 201 {
+		t.Fatalf("create station: %d %v", code, station)
+	}
+	code, conn := s.do(t, "POST", fmt.Sprintf("/api/v1/stations/%s/connectors", station["id"]), map[string]any{
+		"connector_number": 1, "standard": "IEC_62196_T2", "power_type": "AC_3_PHASE", "max_power_kw": 22})
+	if code != 201 {
+		t.Fatalf("create connector: %d %v", code, conn)
+	}
+	doc, err := os.ReadFile("../../examples/tariff.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tariffDoc map[string]any
+	_ = json.Unmarshal(doc, &tariffDoc)
+	code, tf := s.do(t, "POST", "/api/v1/tariffs", tariffDoc)
+	if code != 201 || tf["version"] != float64(1) {
+		t.Fatalf("create tariff: %d %v", code, tf)
+	}
+	code, asg := s.do(t, "POST", "/api/v1/tariff-assignments", map[string]any{"tariff_id": tf["id"], "site_id": site["id"]})
+	if code != 201 {
+		t.Fatalf("assign tariff: %d %v", code, asg)
+	}
+	code, resolved := s.do(t, "GET", fmt.Sprintf("/api/v1/stations/%s/tariff", station["id"]), nil)
+	if code != 200 || resolved["tariff_id"] != tf["id"] {
+		t.Fatalf("resolve tariff: %d %v", code, resolved)
+	}
+	code, quote := s.do(t, "POST", "/api/v1/quotes", map[string]any{
+		"station_id": station["id"], "start_time": "2027-03-12T17:15:00Z", "energy_kwh": 16.05,
+		"charging_minutes": 90, "parking_minutes": 45})
+	if code != 200 {
+		t.Fatalf("quote: %d %v", code, quote)
+	}
+	if total, _ := quote["total"].(map[string]any); total == nil || total["excl_vat"] == nil {
+		t.Errorf("quote has no total: %v", quote)
+	}
+
+	// An update is a new version; the old one stays readable.
+	tariffDoc["tariff_alt_text"] = []map[string]string{{"language": "en", "text": "Updated."}}
+	code, v2 := s.do(t, "PUT", fmt.Sprintf("/api/v1/tariffs/%s", tf["id"]), tariffDoc)
+	if code != 200 || v2["version"] != float64(2) {
+		t.Fatalf("update tariff: %d %v", code, v2)
+	}
+	code, v1 := s.do(t, "GET", fmt.Sprintf("/api/v1/tariffs/%s?version=1", tf["id"]), nil)
+	if code != 200 || v1["version"] != float64(1) {
+		t.Errorf("version 1 after an update: %d %v", code, v1)
+	}
+
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve exited with %v after SIGTERM; stderr:\n%s", err, s.stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("serve did not stop after SIGTERM")
+	}
+	_ = context.Background()
+}
+
+// TestAPIKeyCommand creates a key for a new tenant with the CLI against the
+// same data directory a server then uses.
+func TestAPIKeyCommand(t *testing.T) {
+	bin := buildBinary(t)
+	data := t.TempDir()
+	out, err := exec.Command(bin, "apikey", "create", "--tenant", "acme", "--role", "finance", "--data", data).Output()
+	if err != nil {
+		t.Fatalf("apikey create: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "evb_") {
+		t.Errorf("the key is not the last line of stdout: %q", out)
+	}
+	cmd := exec.Command(bin, "apikey", "create", "--tenant", "acme", "--role", "owner", "--data", data)
+	if err := cmd.Run(); err == nil || cmd.ProcessState.ExitCode() != 2 {
+		t.Errorf("an unknown role: %v, want exit status 2", err)
+	}
+	out, err = exec.Command(bin, "migrate", "--data", data).Output()
+	if err != nil || !strings.Contains(string(out), "migration") {
+		t.Errorf("migrate: %v %s", err, out)
+	}
+}
