@@ -1,7 +1,10 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -12,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"pgregory.net/rapid"
+
+	"github.com/evbill/evbill/sqlite"
 )
 
 // TestConnectorStandardsTag keeps the enum tags, which Go requires to be
@@ -125,22 +130,28 @@ func TestKeyedMutex(t *testing.T) {
 	}
 }
 
-type pool struct{ open, inUse, idle int }
-
-func (p pool) PoolStats() (int, int, int) { return p.open, p.inUse, p.idle }
-
+// TestPoolMetrics exports the real SQLite store's connection counts.
 func TestPoolMetrics(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	if _, err := newMetrics(reg, pool{5, 2, 3}); err != nil {
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "evbill.db"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	want := `
+	defer store.Close()
+	reg := prometheus.NewRegistry()
+	if _, err := newMetrics(reg, store); err != nil {
+		t.Fatal(err)
+	}
+	open, inUse, idle := store.PoolStats()
+	if open < 1 || open != inUse+idle {
+		t.Fatalf("pool stats %d open, %d in use, %d idle", open, inUse, idle)
+	}
+	want := fmt.Sprintf(`
 # HELP evbill_db_connections Database connections in the pool, by state (open = in_use + idle).
 # TYPE evbill_db_connections gauge
-evbill_db_connections{state="idle"} 3
-evbill_db_connections{state="in_use"} 2
-evbill_db_connections{state="open"} 5
-`
+evbill_db_connections{state="idle"} %d
+evbill_db_connections{state="in_use"} %d
+evbill_db_connections{state="open"} %d
+`, idle, inUse, open)
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "evbill_db_connections"); err != nil {
 		t.Fatal(err)
 	}

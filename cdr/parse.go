@@ -460,6 +460,9 @@ func (p *parser) quantity(w where, rule string, nonNeg bool) (decimal.Decimal, b
 // exactDecimal parses a JSON number with money.ParseDecimal and refuses
 // any number a decimal cannot hold exactly. It returns a rule on failure.
 func exactDecimal(text []byte) (decimal.Decimal, string, error) {
+	if money.FractionDigits(unsafeString(text)) > decimal.MaxScale {
+		return decimal.Zero, "must be a number with at most 19 decimal places", money.ErrPrecision
+	}
 	d, err := money.ParseDecimal(unsafeString(text))
 	if err != nil {
 		// err may hold the text, which aliases the caller's buffer: it is
@@ -469,56 +472,7 @@ func exactDecimal(text []byte) (decimal.Decimal, string, error) {
 		}
 		return decimal.Zero, "must be a number that fits an exact 19-digit decimal", money.ErrPrecision
 	}
-	if decimalPlaces(text) > decimal.MaxScale {
-		// decimal.Parse silently rounds beyond 19 decimal places.
-		return decimal.Zero, "must be a number with at most 19 decimal places", money.ErrPrecision
-	}
 	return d, "", nil
-}
-
-// decimalPlaces returns how many digits after the decimal point the value
-// of a JSON number needs: "1.50" needs 1, "15e-3" needs 3, "1e2" needs 0.
-func decimalPlaces(text []byte) int {
-	frac, exp, trailing := 0, 0, 0
-	inFrac, nonZero := false, false
-	i := 0
-	for ; i < len(text); i++ {
-		c := text[i]
-		switch {
-		case c == '.':
-			inFrac = true
-		case isDigit(c):
-			if inFrac {
-				frac++
-			}
-			if c == '0' {
-				trailing++
-			} else {
-				trailing, nonZero = 0, true
-			}
-		case c == 'e' || c == 'E':
-			goto exponent
-		}
-	}
-exponent:
-	if !nonZero {
-		return 0
-	}
-	if i < len(text) {
-		neg := false
-		for i++; i < len(text); i++ {
-			switch c := text[i]; {
-			case c == '-':
-				neg = true
-			case isDigit(c) && exp < 1_000_000:
-				exp = exp*10 + int(c-'0')
-			}
-		}
-		if neg {
-			exp = -exp
-		}
-	}
-	return max(frac-trailing-exp, 0)
 }
 
 // periods parses charging_periods.

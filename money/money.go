@@ -3,6 +3,8 @@ package money
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/govalues/decimal"
 )
@@ -178,11 +180,46 @@ func ParseDecimal(s string) (decimal.Decimal, error) {
 	if significantDigits(s) > decimal.MaxPrec {
 		return decimal.Decimal{}, fmt.Errorf("%w: %s has more than %d significant digits", ErrPrecision, s, decimal.MaxPrec)
 	}
+	if FractionDigits(s) > decimal.MaxScale {
+		return decimal.Decimal{}, fmt.Errorf("%w: %s has more than %d decimals", ErrPrecision, s, decimal.MaxScale)
+	}
 	d, err := decimal.Parse(s)
 	if err != nil {
 		return decimal.Decimal{}, fmt.Errorf("not a number: %q", s)
 	}
 	return d, nil
+}
+
+// FractionDigits returns how many digits after the point s needs exactly:
+// its fraction up to the last non-zero digit, less its exponent. 1e-30
+// needs 30, which a decimal cannot hold and would silently round to 0.
+func FractionDigits(s string) int {
+	mantissa, exp := s, 0
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		mantissa = s[:i]
+		e, err := strconv.Atoi(s[i+1:])
+		if err != nil {
+			return 0 // malformed; decimal.Parse reports it
+		}
+		exp = e
+	}
+	frac, lastNonZero := 0, 0
+	point := false
+	for i := 0; i < len(mantissa); i++ {
+		switch c := mantissa[i]; {
+		case c == '.':
+			point = true
+		case c >= '0' && c <= '9' && point:
+			frac++
+			if c != '0' {
+				lastNonZero = frac
+			}
+		}
+	}
+	if significantDigits(mantissa) == 0 {
+		return 0
+	}
+	return lastNonZero - exp
 }
 
 // significantDigits counts the mantissa digits of s between its first and

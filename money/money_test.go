@@ -77,6 +77,16 @@ func TestParseDecimalRefusesToRound(t *testing.T) {
 	if _, err := ParseDecimal("0.12345678901234567890123"); !errors.Is(err, ErrPrecision) {
 		t.Errorf("got %v, want ErrPrecision", err)
 	}
+	for _, s := range []string{"1e-30", "0.00000000000000000001", "123e-25"} {
+		if _, err := ParseDecimal(s); !errors.Is(err, ErrPrecision) {
+			t.Errorf("%s: got %v, want ErrPrecision rather than a rounded value", s, err)
+		}
+	}
+	for _, s := range []string{"1e-19", "0.1000000000000000000000", "0e-40", "12.5e-3"} {
+		if _, err := ParseDecimal(s); err != nil {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
 	if d, err := ParseDecimal("1.5e2"); err != nil || d.String() != "150" {
 		t.Errorf("1.5e2 → %s, %v", d, err)
 	}

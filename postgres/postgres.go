@@ -138,3 +138,9 @@ func (s *Store) Close() error {
 	s.pool.Close()
 	return err
 }
+
+// PoolStats reports the pgx pool's connections, for the /metrics gauges.
+func (s *Store) PoolStats() (open, inUse, idle int) {
+	st := s.pool.Stat()
+	return int(st.TotalConns()), int(st.AcquiredConns()), int(st.IdleConns())
+}

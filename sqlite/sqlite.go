@@ -196,3 +196,15 @@ func (s *Store) Close() error {
 	errs = append(errs, s.reader.Close(), s.writer.Close())
 	return errors.Join(errs...)
 }
+
+// PoolStats reports the connections of the writer and the read pool
+// together, for the /metrics gauges.
+func (s *Store) PoolStats() (open, inUse, idle int) {
+	for _, d := range []*sql.DB{s.writer, s.reader} {
+		st := d.Stats()
+		open += st.OpenConnections
+		inUse += st.InUse
+		idle += st.Idle
+	}
+	return open, inUse, idle
+}
