@@ -216,6 +216,7 @@ type Store interface {
 	CreateAPIKey(ctx context.Context, k *APIKey, secretHash []byte) error
 	// APIKeyByHash finds the key whose secret hashes to secretHash.
 	APIKeyByHash(ctx context.Context, secretHash []byte) (APIKey, error)
+	ListAPIKeys(ctx context.Context, tenantID string, p Page) ([]APIKey, error)
 
 	CreateSite(ctx context.Context, s *Site) error
 	Site(ctx context.Context, tenantID, id string) (Site, error)

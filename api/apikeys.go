@@ -37,13 +37,6 @@ func apiKeyOut(k evbill.APIKey) APIKey {
 	return APIKey{ID: k.ID, Name: k.Name, Role: string(k.Role), Prefix: k.Prefix, CreatedAt: utc(k.CreatedAt)}
 }
 
-// APIKeyLister is implemented by stores that can list a tenant's API keys.
-// evbill.Store does not require it yet; without it GET /api/v1/api-keys
-// answers 501.
-type APIKeyLister interface {
-	ListAPIKeys(ctx context.Context, tenantID string, p evbill.Page) ([]evbill.APIKey, error)
-}
-
 func (s *server) registerAPIKeys() {
 	s.noReplay["POST "+Prefix+"/api-keys"] = true
 	register(s, huma.Operation{OperationID: "create-api-key", Method: http.MethodPost, Path: Prefix + "/api-keys", Summary: "Create an API key",
@@ -60,13 +53,9 @@ func (s *server) registerAPIKeys() {
 
 	register(s, huma.Operation{OperationID: "list-api-keys", Method: http.MethodGet, Path: Prefix + "/api-keys", Summary: "List API keys",
 		Description: "Admins only. Shows each key's prefix, never its secret.",
-		Tags:        []string{"API keys"}, Errors: []int{http.StatusNotImplemented}}, auth.ManageKeys,
+		Tags:        []string{"API keys"}}, auth.ManageKeys,
 		func(ctx context.Context, in *listParams) (*out[ListBody[APIKey]], error) {
-			l, ok := s.store.(APIKeyLister)
-			if !ok {
-				return nil, newProblem(http.StatusNotImplemented, "this store cannot list API keys yet")
-			}
-			return page(*in, func(p evbill.Page) ([]evbill.APIKey, error) { return l.ListAPIKeys(ctx, tenantOf(ctx), p) },
+			return page(*in, func(p evbill.Page) ([]evbill.APIKey, error) { return s.store.ListAPIKeys(ctx, tenantOf(ctx), p) },
 				func(r evbill.APIKey) string { return r.ID }, apiKeyOut)
 		})
 }

@@ -909,3 +909,18 @@ func (s *Store) UpdateToken(ctx context.Context, t *evbill.Token) error {
 	*t = token(r)
 	return nil
 }
+
+// ListAPIKeys returns a page of the tenant's API keys (never their
+// secrets, which are not stored), ordered by ID.
+func (s *Store) ListAPIKeys(ctx context.Context, tenantID string, p evbill.Page) ([]evbill.APIKey, error) {
+	rows, err := s.r.ListAPIKeys(ctx, db.ListAPIKeysParams{TenantID: tenantID, After: p.After, Lim: limit(p)})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list API keys: %w", err)
+	}
+	out := make([]evbill.APIKey, len(rows))
+	for i, r := range rows {
+		out[i] = evbill.APIKey{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Role: evbill.Role(r.Role),
+			Prefix: r.Prefix, CreatedAt: fromMicros(r.CreatedAt)}
+	}
+	return out, nil
+}

@@ -310,6 +310,44 @@ func testAPIKeys(t *testing.T, s evbill.Store) {
 		noErr(t, "APIKeyByHash", err)
 		equal(t, "APIKeyByHash "+string(role), got, k)
 	}
+
+	// Listing: the tenant's four keys in ID order, in pages; none of the
+	// other tenant's.
+	var listed []evbill.APIKey
+	for p := (evbill.Page{Limit: 3}); ; {
+		keys, err := s.ListAPIKeys(ctx, tn.ID, p)
+		noErr(t, "ListAPIKeys", err)
+		listed = append(listed, keys...)
+		if len(keys) < p.Limit {
+			break
+		}
+		p.After = keys[len(keys)-1].ID
+	}
+	if len(listed) != 4 {
+		t.Fatalf("ListAPIKeys listed %d keys, want 4", len(listed))
+	}
+	for i, k := range listed {
+		if k.TenantID != tn.ID || (i > 0 && k.ID <= listed[i-1].ID) {
+			t.Fatalf("ListAPIKeys: %+v out of order or of another tenant", k)
+		}
+	}
+	// IDs made in the same millisecond sort randomly, so look the first
+	// key up rather than expect it first.
+	found := false
+	for _, l := range listed {
+		if l.ID == k.ID {
+			equal(t, "ListAPIKeys", l, k)
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("ListAPIKeys does not list %s", k.ID)
+	}
+	others, err := s.ListAPIKeys(ctx, other.ID, evbill.Page{})
+	noErr(t, "ListAPIKeys of the other tenant", err)
+	if len(others) != 0 {
+		t.Fatalf("the other tenant lists %d keys; its only key creation failed", len(others))
+	}
 }
 
 func testSites(t *testing.T, s evbill.Store) {

@@ -11,6 +11,10 @@ SELECT count(*) FROM tenants;
 INSERT INTO api_keys (tenant_id, id, name, role, prefix, secret_hash, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7);
 
+-- name: ListAPIKeys :many
+SELECT tenant_id, id, name, role, prefix, created_at FROM api_keys
+WHERE tenant_id = @tenant_id AND id > @after ORDER BY id LIMIT @lim;
+
 -- APIKeyByHash is the one lookup not scoped by tenant: it is how a request
 -- finds its tenant.
 -- name: APIKeyByHash :one

@@ -14,6 +14,10 @@ SELECT count(*) FROM tenants WHERE id = ?;
 INSERT INTO api_keys (tenant_id, id, name, role, prefix, secret_hash, created_at)
 VALUES (?, ?, ?, ?, ?, ?, ?);
 
+-- name: ListAPIKeys :many
+SELECT tenant_id, id, name, role, prefix, created_at FROM api_keys
+WHERE tenant_id = @tenant_id AND id > @after ORDER BY id LIMIT @lim;
+
 -- APIKeyByHash is the one lookup not scoped by tenant: it is how a request
 -- finds its tenant.
 -- name: APIKeyByHash :one

@@ -124,6 +124,53 @@ func (q *Queries) IdempotentResponse(ctx context.Context, arg IdempotentResponse
 	return i, err
 }
 
+const listAPIKeys = `-- name: ListAPIKeys :many
+SELECT tenant_id, id, name, role, prefix, created_at FROM api_keys
+WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3
+`
+
+type ListAPIKeysParams struct {
+	TenantID string
+	After    string
+	Lim      int32
+}
+
+type ListAPIKeysRow struct {
+	TenantID  string
+	ID        string
+	Name      string
+	Role      string
+	Prefix    string
+	CreatedAt time.Time
+}
+
+func (q *Queries) ListAPIKeys(ctx context.Context, arg ListAPIKeysParams) ([]ListAPIKeysRow, error) {
+	rows, err := q.db.Query(ctx, listAPIKeys, arg.TenantID, arg.After, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListAPIKeysRow
+	for rows.Next() {
+		var i ListAPIKeysRow
+		if err := rows.Scan(
+			&i.TenantID,
+			&i.ID,
+			&i.Name,
+			&i.Role,
+			&i.Prefix,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const saveIdempotentResponse = `-- name: SaveIdempotentResponse :exec
 INSERT INTO idempotent_responses (tenant_id, key, request_hash, status, body, created_at)
 VALUES ($1, $2, $3, $4, $5, $6)

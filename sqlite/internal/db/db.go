@@ -99,6 +99,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.latestTariffVersionNumberStmt, err = db.PrepareContext(ctx, latestTariffVersionNumber); err != nil {
 		return nil, fmt.Errorf("error preparing query LatestTariffVersionNumber: %w", err)
 	}
+	if q.listAPIKeysStmt, err = db.PrepareContext(ctx, listAPIKeys); err != nil {
+		return nil, fmt.Errorf("error preparing query ListAPIKeys: %w", err)
+	}
 	if q.listAssignmentsStmt, err = db.PrepareContext(ctx, listAssignments); err != nil {
 		return nil, fmt.Errorf("error preparing query ListAssignments: %w", err)
 	}
@@ -319,6 +322,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing latestTariffVersionNumberStmt: %w", cerr)
 		}
 	}
+	if q.listAPIKeysStmt != nil {
+		if cerr := q.listAPIKeysStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listAPIKeysStmt: %w", cerr)
+		}
+	}
 	if q.listAssignmentsStmt != nil {
 		if cerr := q.listAssignmentsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listAssignmentsStmt: %w", cerr)
@@ -533,6 +541,7 @@ type Queries struct {
 	insertTariffVersionStmt       *sql.Stmt
 	latestTariffVersionStmt       *sql.Stmt
 	latestTariffVersionNumberStmt *sql.Stmt
+	listAPIKeysStmt               *sql.Stmt
 	listAssignmentsStmt           *sql.Stmt
 	listConnectorsStmt            *sql.Stmt
 	listDriverGroupsStmt          *sql.Stmt
@@ -594,6 +603,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertTariffVersionStmt:       q.insertTariffVersionStmt,
 		latestTariffVersionStmt:       q.latestTariffVersionStmt,
 		latestTariffVersionNumberStmt: q.latestTariffVersionNumberStmt,
+		listAPIKeysStmt:               q.listAPIKeysStmt,
 		listAssignmentsStmt:           q.listAssignmentsStmt,
 		listConnectorsStmt:            q.listConnectorsStmt,
 		listDriverGroupsStmt:          q.listDriverGroupsStmt,
