@@ -187,7 +187,8 @@ func (p Page) Size() int {
 }
 
 // IdempotentResponse is the stored answer to a POST made with an
-// Idempotency-Key, replayed when the same key and body come again.
+// Idempotency-Key, replayed when the same key and body come again. Status 0
+// marks a reservation: the request is running.
 type IdempotentResponse struct {
 	Key         string
 	RequestHash []byte
@@ -272,8 +273,17 @@ type Store interface {
 	ListTokens(ctx context.Context, tenantID string, p Page) ([]Token, error)
 	UpdateToken(ctx context.Context, t *Token) error
 
-	// SaveIdempotentResponse stores the answer to a POST; ECONFLICT if the
-	// key was already stored for the tenant.
+	// SaveIdempotentResponse stores the answer to a POST, or, with Status
+	// 0, reserves the key for a request about to run; ECONFLICT if the key
+	// is already stored or reserved for the tenant. Reserving before
+	// running is what keeps two instances from both running one request.
 	SaveIdempotentResponse(ctx context.Context, tenantID string, r *IdempotentResponse) error
+	// CompleteIdempotentResponse turns the tenant's reservation of key into
+	// the stored answer; ENOTFOUND if there is no reservation.
+	CompleteIdempotentResponse(ctx context.Context, tenantID, key string, status int, body []byte) error
+	// ReleaseIdempotencyKey drops the tenant's reservation of key if it was
+	// made before reservedBefore: after a refused request, or one whose
+	// instance died. Complete answers are never dropped.
+	ReleaseIdempotencyKey(ctx context.Context, tenantID, key string, reservedBefore time.Time) error
 	IdempotentResponse(ctx context.Context, tenantID, key string) (IdempotentResponse, error)
 }

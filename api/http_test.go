@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +11,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/evbill/evbill"
 	"github.com/evbill/evbill/api"
 )
 
@@ -109,6 +112,69 @@ func TestIdempotencyConcurrent(t *testing.T) {
 			t.Fatalf("%d groups created, want 1", len(ids))
 		}
 	})
+}
+
+// TestIdempotencyAcrossInstances runs two API servers on one store, as two
+// evbill instances on one PostgreSQL would: their in-process locks do not
+// see each other, yet a key is run once, because it is reserved in the
+// store before the request runs. A request that finds the key held by a
+// request still running elsewhere is told to retry (409, Retry-After).
+func TestIdempotencyAcrossInstances(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		e2 := newEnvWith(t, e.store)
+		c1 := e.newTenant().operator
+		c2 := &client{e: e2, key: c1.key}
+		const n = 16
+		res := make([]*resp, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := c1
+				if i%2 == 1 {
+					c = c2
+				}
+				<-start
+				for try := 0; try < 50; try++ {
+					r := c.do("POST", "/api/v1/driver-groups", map[string]any{"name": "twice?"}, "Idempotency-Key", "cross-1")
+					if r.status == 409 && r.header.Get("Retry-After") != "" {
+						time.Sleep(20 * time.Millisecond)
+						continue
+					}
+					res[i] = r
+					return
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		for i, r := range res {
+			if r == nil || r.status != 201 || !bytes.Equal(r.body, res[0].body) {
+				t.Fatalf("request %d: %v, want the one answer %s", i, r, res[0])
+			}
+		}
+		if ids, _ := c1.listAll(t, "/api/v1/driver-groups", 50); len(ids) != 1 {
+			t.Fatalf("%d groups created by one key on two instances, want 1", len(ids))
+		}
+	})
+}
+
+// TestIdempotencyKeyHeldElsewhere: a key reserved by a request that is
+// still running on another instance is not run again.
+func TestIdempotencyKeyHeldElsewhere(t *testing.T) {
+	e := newEnv(t)
+	tn := e.newTenant()
+	held := evbill.IdempotentResponse{Key: "held", RequestHash: []byte("another instance's request")}
+	if err := e.store.SaveIdempotentResponse(context.Background(), tn.id, &held); err != nil {
+		t.Fatal(err)
+	}
+	r := tn.operator.do("POST", "/api/v1/driver-groups", map[string]any{"name": "x"}, "Idempotency-Key", "held")
+	r.problem(t, 409, "conflict")
+	if ids, _ := tn.operator.listAll(t, "/api/v1/driver-groups", 50); len(ids) != 0 {
+		t.Fatalf("a held key ran its request: %d groups", len(ids))
+	}
 }
 
 func TestBodyLimit(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -17,23 +18,26 @@ import (
 // what clients use, are far shorter.
 const maxIdempotencyKeyLen = 255
 
+// staleReservation is how long a reserved key may stay unanswered before
+// another request may take it over: far longer than any request may run
+// (the server's write timeout is a minute), so only a reservation whose
+// instance died is ever taken over.
+const staleReservation = 5 * time.Minute
+
 // idempotent runs a POST that carries an Idempotency-Key at most once per
-// tenant and key. The first request with a key runs and, when it succeeds,
-// its status and body are stored; a later request with the same key and the
-// same method, path and body gets the stored answer replayed with the
-// header Idempotent-Replayed: true; one with the same key and another
-// request is refused with 409.
+// tenant and key. The first request with a key reserves it in the store,
+// runs and, when it succeeds, stores its status and body; a later request
+// with the same key and the same method, path and body gets the stored
+// answer replayed with the header Idempotent-Replayed: true; one with the
+// same key and another request is refused with 409.
 //
-// Only successful (2xx) answers are stored: a refused request changed
-// nothing, so running it again is safe and lets a client correct it.
+// Only successful (2xx) answers are kept: a refused request changed
+// nothing, so its reservation is released and a corrected retry may run.
 //
-// Two requests with one key that arrive together are serialised by a lock
-// per tenant and key, so the second waits and then replays. Across
-// processes (PostgreSQL with several instances) the lock does not reach:
-// both may run, and the one whose SaveIdempotentResponse loses (ECONFLICT)
-// answers with the winner's stored response, so the client sees one
-// answer, though the losing request's record was created too. Closing that
-// gap needs the store to reserve a key before the request runs.
+// The reservation is what makes this hold across instances: a request that
+// finds the key reserved by a request still running elsewhere is answered
+// 409 with Retry-After, and never runs. Within one instance a lock per
+// tenant and key makes the second request wait and then replay instead.
 func (s *server) idempotent(w http.ResponseWriter, r *http.Request, h http.Handler, info *reqInfo) {
 	key := r.Header.Get("Idempotency-Key")
 	if p := checkIdempotencyKey(key); p != nil {
@@ -44,46 +48,79 @@ func (s *server) idempotent(w http.ResponseWriter, r *http.Request, h http.Handl
 	sum := requestHash(r, info.body)
 	unlock := s.locks.lock(tenant + "\x00" + key)
 	defer unlock()
-
-	prev, err := s.store.IdempotentResponse(r.Context(), tenant, key)
-	switch evbill.ErrorCode(err) {
-	case "":
-		replay(w, prev, sum)
-		return
-	case evbill.ENOTFOUND:
-	default:
-		writeProblem(w, s.problemFor(r.Context(), err))
+	ctx := r.Context()
+	if done := s.reserve(w, ctx, tenant, key, sum); done {
 		return
 	}
-
+	// From here on the key is ours: whatever happens, it ends answered or
+	// released, even if the client has gone.
+	bg := context.WithoutCancel(ctx)
+	answered := false
+	defer func() {
+		if !answered {
+			_ = s.store.ReleaseIdempotencyKey(bg, tenant, key, time.Now().Add(time.Minute))
+		}
+	}()
 	rec := &recorder{header: w.Header()}
 	h.ServeHTTP(rec, r)
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
 	if rec.status >= 200 && rec.status < 300 {
-		// The write has been made: the record is saved even if the client
-		// has gone, or its retry would create the record a second time.
-		ctx := context.WithoutCancel(r.Context())
-		resp := &evbill.IdempotentResponse{Key: key, RequestHash: sum, Status: rec.status, Body: rec.body.Bytes()}
-		err := s.store.SaveIdempotentResponse(ctx, tenant, resp)
-		switch evbill.ErrorCode(err) {
-		case "":
-		case evbill.ECONFLICT:
-			// Another instance stored an answer for the key first: answer
-			// as it did, so that every request with the key gets one answer.
-			if won, err := s.store.IdempotentResponse(ctx, tenant, key); err == nil {
-				replay(w, won, sum)
-				return
-			}
-		default:
+		if err := s.store.CompleteIdempotentResponse(bg, tenant, key, rec.status, rec.body.Bytes()); err != nil {
 			// The record exists but its answer could not be stored: the
 			// client still gets the answer; a retry would create another.
-			s.problemFor(r.Context(), err) // logs
+			s.problemFor(ctx, err) // logs
+		} else {
+			answered = true
 		}
 	}
 	w.WriteHeader(rec.status)
 	_, _ = w.Write(rec.body.Bytes())
+}
+
+// reserve claims the key for this request. When the key already has an
+// answer or is held by a running request, it writes the response (a replay
+// or a 409) and reports done.
+func (s *server) reserve(w http.ResponseWriter, ctx context.Context, tenant, key string, sum []byte) (done bool) {
+	for attempt := 0; ; attempt++ {
+		prev, err := s.store.IdempotentResponse(ctx, tenant, key)
+		switch evbill.ErrorCode(err) {
+		case "":
+			if prev.Status != 0 {
+				replay(w, prev, sum)
+				return true
+			}
+			if time.Since(prev.CreatedAt) < staleReservation {
+				if subtle.ConstantTimeCompare(prev.RequestHash, sum) != 1 {
+					writeProblem(w, newProblem(http.StatusConflict, "this Idempotency-Key was already used for a different request (method, path or body)"))
+				} else {
+					w.Header().Set("Retry-After", "1")
+					writeProblem(w, newProblem(http.StatusConflict, "a request with this Idempotency-Key is still running; retry shortly to get its answer"))
+				}
+				return true
+			}
+			// The instance that reserved it died before answering.
+			if err := s.store.ReleaseIdempotencyKey(ctx, tenant, key, time.Now().Add(-staleReservation)); err != nil {
+				writeProblem(w, s.problemFor(ctx, err))
+				return true
+			}
+		case evbill.ENOTFOUND:
+		default:
+			writeProblem(w, s.problemFor(ctx, err))
+			return true
+		}
+		err = s.store.SaveIdempotentResponse(ctx, tenant, &evbill.IdempotentResponse{Key: key, RequestHash: sum})
+		if err == nil {
+			return false
+		}
+		if evbill.ErrorCode(err) != evbill.ECONFLICT || attempt >= 2 {
+			writeProblem(w, s.problemFor(ctx, err))
+			return true
+		}
+		// Another instance reserved it between our read and our write:
+		// look again.
+	}
 }
 
 // checkIdempotencyKey refuses keys that are too long or not printable
@@ -117,8 +154,8 @@ func replay(w http.ResponseWriter, prev evbill.IdempotentResponse, sum []byte) {
 	_, _ = w.Write(prev.Body)
 }
 
-// recorder holds a response until the idempotency record is saved, so
-// that the loser of a race can still answer with the winner's response.
+// recorder holds a response until its idempotency record is stored, so a
+// failure to store it is noticed before the client has its answer.
 type recorder struct {
 	header http.Header
 	status int

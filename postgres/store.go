@@ -937,3 +937,32 @@ func (s *Store) ListAPIKeys(ctx context.Context, tenantID string, p evbill.Page)
 	}
 	return out, nil
 }
+
+// CompleteIdempotentResponse turns the tenant's reservation of key into the
+// stored answer.
+func (s *Store) CompleteIdempotentResponse(ctx context.Context, tenantID, key string, status int, body []byte) error {
+	if err := fitsInt32("status", status); err != nil {
+		return err
+	}
+	if body == nil {
+		body = []byte{}
+	}
+	n, err := s.q.CompleteIdempotentResponse(ctx, db.CompleteIdempotentResponseParams{Status: int32(status), Body: body, TenantID: tenantID, Key: key})
+	if err != nil {
+		return fmt.Errorf("postgres: complete idempotent response: %w", err)
+	}
+	if n == 0 {
+		return notFound("idempotency reservation", key)
+	}
+	return nil
+}
+
+// ReleaseIdempotencyKey drops the tenant's reservation of key if it was
+// made before reservedBefore.
+func (s *Store) ReleaseIdempotencyKey(ctx context.Context, tenantID, key string, reservedBefore time.Time) error {
+	err := s.q.ReleaseIdempotencyKey(ctx, db.ReleaseIdempotencyKeyParams{TenantID: tenantID, Key: key, ReservedBefore: reservedBefore.UTC()})
+	if err != nil {
+		return fmt.Errorf("postgres: release idempotency key: %w", err)
+	}
+	return nil
+}

@@ -1098,6 +1098,41 @@ func testIdempotentResponses(t *testing.T, s evbill.Store) {
 
 	bad := evbill.IdempotentResponse{Key: "k", Status: 200}
 	wantCode(t, "SaveIdempotentResponse for a missing tenant", s.SaveIdempotentResponse(ctx, uniq(evbill.PrefixTenant), &bad), evbill.EINVALID, "tenant_id")
+
+	// A reservation (status 0) blocks the key, then becomes the answer.
+	res := evbill.IdempotentResponse{Key: "req-3", RequestHash: []byte{7}}
+	noErr(t, "reserve", s.SaveIdempotentResponse(ctx, tn.ID, &res))
+	again := evbill.IdempotentResponse{Key: "req-3", RequestHash: []byte{7}}
+	wantCode(t, "reserving a reserved key", s.SaveIdempotentResponse(ctx, tn.ID, &again), evbill.ECONFLICT, "req-3")
+	got, err = s.IdempotentResponse(ctx, tn.ID, "req-3")
+	noErr(t, "IdempotentResponse of a reservation", err)
+	equal(t, "IdempotentResponse of a reservation", got, res)
+	wantCode(t, "CompleteIdempotentResponse through another tenant",
+		s.CompleteIdempotentResponse(ctx, other.ID, "req-3", 201, []byte("x")), evbill.ENOTFOUND, "req-3")
+	noErr(t, "CompleteIdempotentResponse", s.CompleteIdempotentResponse(ctx, tn.ID, "req-3", 201, []byte(`{"id":"x"}`)))
+	got, err = s.IdempotentResponse(ctx, tn.ID, "req-3")
+	noErr(t, "IdempotentResponse after completion", err)
+	res.Status, res.Body = 201, []byte(`{"id":"x"}`)
+	equal(t, "IdempotentResponse after completion", got, res)
+	wantCode(t, "completing a complete answer", s.CompleteIdempotentResponse(ctx, tn.ID, "req-3", 200, nil), evbill.ENOTFOUND, "req-3")
+	// Releasing never drops a complete answer.
+	noErr(t, "ReleaseIdempotencyKey of an answer", s.ReleaseIdempotencyKey(ctx, tn.ID, "req-3", time.Now().Add(time.Hour)))
+	if _, err := s.IdempotentResponse(ctx, tn.ID, "req-3"); err != nil {
+		t.Fatalf("a complete answer was released: %v", err)
+	}
+	// A reservation is released only if made before the cut-off, and only
+	// for its own tenant.
+	res4 := evbill.IdempotentResponse{Key: "req-4", RequestHash: []byte{8}}
+	noErr(t, "reserve", s.SaveIdempotentResponse(ctx, tn.ID, &res4))
+	noErr(t, "ReleaseIdempotencyKey before the reservation", s.ReleaseIdempotencyKey(ctx, tn.ID, "req-4", res4.CreatedAt))
+	noErr(t, "ReleaseIdempotencyKey through another tenant", s.ReleaseIdempotencyKey(ctx, other.ID, "req-4", time.Now().Add(time.Hour)))
+	if _, err := s.IdempotentResponse(ctx, tn.ID, "req-4"); err != nil {
+		t.Fatalf("a fresh reservation was released: %v", err)
+	}
+	noErr(t, "ReleaseIdempotencyKey", s.ReleaseIdempotencyKey(ctx, tn.ID, "req-4", time.Now().Add(time.Hour)))
+	_, err = s.IdempotentResponse(ctx, tn.ID, "req-4")
+	wantCode(t, "IdempotentResponse of a released key", err, evbill.ENOTFOUND, "req-4")
+	noErr(t, "reserving a released key", s.SaveIdempotentResponse(ctx, tn.ID, &res4))
 }
 
 // paginate walks a list page by page with the given limit and checks that

@@ -27,3 +27,13 @@ VALUES ($1, $2, $3, $4, $5, $6);
 -- name: IdempotentResponse :one
 SELECT key, request_hash, status, body, created_at FROM idempotent_responses
 WHERE tenant_id = $1 AND key = $2;
+
+-- A reservation (status 0) becomes the stored answer once the request has
+-- run; a row that is already complete is left alone.
+-- name: CompleteIdempotentResponse :execrows
+UPDATE idempotent_responses SET status = @status, body = @body
+WHERE tenant_id = @tenant_id AND key = @key AND status = 0;
+
+-- name: ReleaseIdempotencyKey :exec
+DELETE FROM idempotent_responses
+WHERE tenant_id = @tenant_id AND key = @key AND status = 0 AND created_at < @reserved_before;

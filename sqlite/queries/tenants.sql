@@ -30,3 +30,13 @@ VALUES (?, ?, ?, ?, ?, ?);
 -- name: IdempotentResponse :one
 SELECT key, request_hash, status, body, created_at FROM idempotent_responses
 WHERE tenant_id = ? AND key = ?;
+
+-- A reservation (status 0) becomes the stored answer once the request has
+-- run; a row that is already complete is left alone.
+-- name: CompleteIdempotentResponse :execrows
+UPDATE idempotent_responses SET status = @status, body = @body
+WHERE tenant_id = @tenant_id AND key = @key AND status = 0;
+
+-- name: ReleaseIdempotencyKey :exec
+DELETE FROM idempotent_responses
+WHERE tenant_id = @tenant_id AND key = @key AND status = 0 AND created_at < @reserved_before;

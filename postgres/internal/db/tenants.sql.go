@@ -39,6 +39,33 @@ func (q *Queries) APIKeyByHash(ctx context.Context, secretHash []byte) (APIKeyBy
 	return i, err
 }
 
+const completeIdempotentResponse = `-- name: CompleteIdempotentResponse :execrows
+UPDATE idempotent_responses SET status = $1, body = $2
+WHERE tenant_id = $3 AND key = $4 AND status = 0
+`
+
+type CompleteIdempotentResponseParams struct {
+	Status   int32
+	Body     []byte
+	TenantID string
+	Key      string
+}
+
+// A reservation (status 0) becomes the stored answer once the request has
+// run; a row that is already complete is left alone.
+func (q *Queries) CompleteIdempotentResponse(ctx context.Context, arg CompleteIdempotentResponseParams) (int64, error) {
+	result, err := q.db.Exec(ctx, completeIdempotentResponse,
+		arg.Status,
+		arg.Body,
+		arg.TenantID,
+		arg.Key,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const countTenants = `-- name: CountTenants :one
 SELECT count(*) FROM tenants
 `
@@ -169,6 +196,22 @@ func (q *Queries) ListAPIKeys(ctx context.Context, arg ListAPIKeysParams) ([]Lis
 		return nil, err
 	}
 	return items, nil
+}
+
+const releaseIdempotencyKey = `-- name: ReleaseIdempotencyKey :exec
+DELETE FROM idempotent_responses
+WHERE tenant_id = $1 AND key = $2 AND status = 0 AND created_at < $3
+`
+
+type ReleaseIdempotencyKeyParams struct {
+	TenantID       string
+	Key            string
+	ReservedBefore time.Time
+}
+
+func (q *Queries) ReleaseIdempotencyKey(ctx context.Context, arg ReleaseIdempotencyKeyParams) error {
+	_, err := q.db.Exec(ctx, releaseIdempotencyKey, arg.TenantID, arg.Key, arg.ReservedBefore)
+	return err
 }
 
 const saveIdempotentResponse = `-- name: SaveIdempotentResponse :exec

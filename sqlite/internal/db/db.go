@@ -33,6 +33,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.assignmentsForStationStmt, err = db.PrepareContext(ctx, assignmentsForStation); err != nil {
 		return nil, fmt.Errorf("error preparing query AssignmentsForStation: %w", err)
 	}
+	if q.completeIdempotentResponseStmt, err = db.PrepareContext(ctx, completeIdempotentResponse); err != nil {
+		return nil, fmt.Errorf("error preparing query CompleteIdempotentResponse: %w", err)
+	}
 	if q.connectorStmt, err = db.PrepareContext(ctx, connector); err != nil {
 		return nil, fmt.Errorf("error preparing query Connector: %w", err)
 	}
@@ -129,6 +132,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listTokensStmt, err = db.PrepareContext(ctx, listTokens); err != nil {
 		return nil, fmt.Errorf("error preparing query ListTokens: %w", err)
 	}
+	if q.releaseIdempotencyKeyStmt, err = db.PrepareContext(ctx, releaseIdempotencyKey); err != nil {
+		return nil, fmt.Errorf("error preparing query ReleaseIdempotencyKey: %w", err)
+	}
 	if q.saveIdempotentResponseStmt, err = db.PrepareContext(ctx, saveIdempotentResponse); err != nil {
 		return nil, fmt.Errorf("error preparing query SaveIdempotentResponse: %w", err)
 	}
@@ -210,6 +216,11 @@ func (q *Queries) Close() error {
 	if q.assignmentsForStationStmt != nil {
 		if cerr := q.assignmentsForStationStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing assignmentsForStationStmt: %w", cerr)
+		}
+	}
+	if q.completeIdempotentResponseStmt != nil {
+		if cerr := q.completeIdempotentResponseStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing completeIdempotentResponseStmt: %w", cerr)
 		}
 	}
 	if q.connectorStmt != nil {
@@ -372,6 +383,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listTokensStmt: %w", cerr)
 		}
 	}
+	if q.releaseIdempotencyKeyStmt != nil {
+		if cerr := q.releaseIdempotencyKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing releaseIdempotencyKeyStmt: %w", cerr)
+		}
+	}
 	if q.saveIdempotentResponseStmt != nil {
 		if cerr := q.saveIdempotentResponseStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing saveIdempotentResponseStmt: %w", cerr)
@@ -514,125 +530,129 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 }
 
 type Queries struct {
-	db                            DBTX
-	tx                            *sql.Tx
-	aPIKeyByHashStmt              *sql.Stmt
-	assignmentStmt                *sql.Stmt
-	assignmentsForStationStmt     *sql.Stmt
-	connectorStmt                 *sql.Stmt
-	connectorExistsStmt           *sql.Stmt
-	countTenantsStmt              *sql.Stmt
-	createAPIKeyStmt              *sql.Stmt
-	createAssignmentStmt          *sql.Stmt
-	createConnectorStmt           *sql.Stmt
-	createDriverStmt              *sql.Stmt
-	createDriverGroupStmt         *sql.Stmt
-	createSiteStmt                *sql.Stmt
-	createStationStmt             *sql.Stmt
-	createTariffStmt              *sql.Stmt
-	createTenantStmt              *sql.Stmt
-	createTokenStmt               *sql.Stmt
-	deleteAssignmentStmt          *sql.Stmt
-	driverStmt                    *sql.Stmt
-	driverExistsStmt              *sql.Stmt
-	driverGroupStmt               *sql.Stmt
-	driverGroupExistsStmt         *sql.Stmt
-	idempotentResponseStmt        *sql.Stmt
-	insertTariffVersionStmt       *sql.Stmt
-	latestTariffVersionStmt       *sql.Stmt
-	latestTariffVersionNumberStmt *sql.Stmt
-	listAPIKeysStmt               *sql.Stmt
-	listAssignmentsStmt           *sql.Stmt
-	listConnectorsStmt            *sql.Stmt
-	listDriverGroupsStmt          *sql.Stmt
-	listDriversStmt               *sql.Stmt
-	listSitesStmt                 *sql.Stmt
-	listStationsStmt              *sql.Stmt
-	listTariffVersionsStmt        *sql.Stmt
-	listTariffsStmt               *sql.Stmt
-	listTokensStmt                *sql.Stmt
-	saveIdempotentResponseStmt    *sql.Stmt
-	setStationPasswordStmt        *sql.Stmt
-	siteStmt                      *sql.Stmt
-	siteExistsStmt                *sql.Stmt
-	stationStmt                   *sql.Stmt
-	stationByChargePointIDStmt    *sql.Stmt
-	stationExistsStmt             *sql.Stmt
-	stationPasswordHashStmt       *sql.Stmt
-	stationSiteStmt               *sql.Stmt
-	tariffExistsStmt              *sql.Stmt
-	tariffVersionStmt             *sql.Stmt
-	tenantByNameStmt              *sql.Stmt
-	tenantExistsStmt              *sql.Stmt
-	tokenStmt                     *sql.Stmt
-	tokenByUIDStmt                *sql.Stmt
-	updateConnectorStmt           *sql.Stmt
-	updateDriverStmt              *sql.Stmt
-	updateDriverGroupStmt         *sql.Stmt
-	updateSiteStmt                *sql.Stmt
-	updateStationStmt             *sql.Stmt
-	updateTokenStmt               *sql.Stmt
+	db                             DBTX
+	tx                             *sql.Tx
+	aPIKeyByHashStmt               *sql.Stmt
+	assignmentStmt                 *sql.Stmt
+	assignmentsForStationStmt      *sql.Stmt
+	completeIdempotentResponseStmt *sql.Stmt
+	connectorStmt                  *sql.Stmt
+	connectorExistsStmt            *sql.Stmt
+	countTenantsStmt               *sql.Stmt
+	createAPIKeyStmt               *sql.Stmt
+	createAssignmentStmt           *sql.Stmt
+	createConnectorStmt            *sql.Stmt
+	createDriverStmt               *sql.Stmt
+	createDriverGroupStmt          *sql.Stmt
+	createSiteStmt                 *sql.Stmt
+	createStationStmt              *sql.Stmt
+	createTariffStmt               *sql.Stmt
+	createTenantStmt               *sql.Stmt
+	createTokenStmt                *sql.Stmt
+	deleteAssignmentStmt           *sql.Stmt
+	driverStmt                     *sql.Stmt
+	driverExistsStmt               *sql.Stmt
+	driverGroupStmt                *sql.Stmt
+	driverGroupExistsStmt          *sql.Stmt
+	idempotentResponseStmt         *sql.Stmt
+	insertTariffVersionStmt        *sql.Stmt
+	latestTariffVersionStmt        *sql.Stmt
+	latestTariffVersionNumberStmt  *sql.Stmt
+	listAPIKeysStmt                *sql.Stmt
+	listAssignmentsStmt            *sql.Stmt
+	listConnectorsStmt             *sql.Stmt
+	listDriverGroupsStmt           *sql.Stmt
+	listDriversStmt                *sql.Stmt
+	listSitesStmt                  *sql.Stmt
+	listStationsStmt               *sql.Stmt
+	listTariffVersionsStmt         *sql.Stmt
+	listTariffsStmt                *sql.Stmt
+	listTokensStmt                 *sql.Stmt
+	releaseIdempotencyKeyStmt      *sql.Stmt
+	saveIdempotentResponseStmt     *sql.Stmt
+	setStationPasswordStmt         *sql.Stmt
+	siteStmt                       *sql.Stmt
+	siteExistsStmt                 *sql.Stmt
+	stationStmt                    *sql.Stmt
+	stationByChargePointIDStmt     *sql.Stmt
+	stationExistsStmt              *sql.Stmt
+	stationPasswordHashStmt        *sql.Stmt
+	stationSiteStmt                *sql.Stmt
+	tariffExistsStmt               *sql.Stmt
+	tariffVersionStmt              *sql.Stmt
+	tenantByNameStmt               *sql.Stmt
+	tenantExistsStmt               *sql.Stmt
+	tokenStmt                      *sql.Stmt
+	tokenByUIDStmt                 *sql.Stmt
+	updateConnectorStmt            *sql.Stmt
+	updateDriverStmt               *sql.Stmt
+	updateDriverGroupStmt          *sql.Stmt
+	updateSiteStmt                 *sql.Stmt
+	updateStationStmt              *sql.Stmt
+	updateTokenStmt                *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db:                            tx,
-		tx:                            tx,
-		aPIKeyByHashStmt:              q.aPIKeyByHashStmt,
-		assignmentStmt:                q.assignmentStmt,
-		assignmentsForStationStmt:     q.assignmentsForStationStmt,
-		connectorStmt:                 q.connectorStmt,
-		connectorExistsStmt:           q.connectorExistsStmt,
-		countTenantsStmt:              q.countTenantsStmt,
-		createAPIKeyStmt:              q.createAPIKeyStmt,
-		createAssignmentStmt:          q.createAssignmentStmt,
-		createConnectorStmt:           q.createConnectorStmt,
-		createDriverStmt:              q.createDriverStmt,
-		createDriverGroupStmt:         q.createDriverGroupStmt,
-		createSiteStmt:                q.createSiteStmt,
-		createStationStmt:             q.createStationStmt,
-		createTariffStmt:              q.createTariffStmt,
-		createTenantStmt:              q.createTenantStmt,
-		createTokenStmt:               q.createTokenStmt,
-		deleteAssignmentStmt:          q.deleteAssignmentStmt,
-		driverStmt:                    q.driverStmt,
-		driverExistsStmt:              q.driverExistsStmt,
-		driverGroupStmt:               q.driverGroupStmt,
-		driverGroupExistsStmt:         q.driverGroupExistsStmt,
-		idempotentResponseStmt:        q.idempotentResponseStmt,
-		insertTariffVersionStmt:       q.insertTariffVersionStmt,
-		latestTariffVersionStmt:       q.latestTariffVersionStmt,
-		latestTariffVersionNumberStmt: q.latestTariffVersionNumberStmt,
-		listAPIKeysStmt:               q.listAPIKeysStmt,
-		listAssignmentsStmt:           q.listAssignmentsStmt,
-		listConnectorsStmt:            q.listConnectorsStmt,
-		listDriverGroupsStmt:          q.listDriverGroupsStmt,
-		listDriversStmt:               q.listDriversStmt,
-		listSitesStmt:                 q.listSitesStmt,
-		listStationsStmt:              q.listStationsStmt,
-		listTariffVersionsStmt:        q.listTariffVersionsStmt,
-		listTariffsStmt:               q.listTariffsStmt,
-		listTokensStmt:                q.listTokensStmt,
-		saveIdempotentResponseStmt:    q.saveIdempotentResponseStmt,
-		setStationPasswordStmt:        q.setStationPasswordStmt,
-		siteStmt:                      q.siteStmt,
-		siteExistsStmt:                q.siteExistsStmt,
-		stationStmt:                   q.stationStmt,
-		stationByChargePointIDStmt:    q.stationByChargePointIDStmt,
-		stationExistsStmt:             q.stationExistsStmt,
-		stationPasswordHashStmt:       q.stationPasswordHashStmt,
-		stationSiteStmt:               q.stationSiteStmt,
-		tariffExistsStmt:              q.tariffExistsStmt,
-		tariffVersionStmt:             q.tariffVersionStmt,
-		tenantByNameStmt:              q.tenantByNameStmt,
-		tenantExistsStmt:              q.tenantExistsStmt,
-		tokenStmt:                     q.tokenStmt,
-		tokenByUIDStmt:                q.tokenByUIDStmt,
-		updateConnectorStmt:           q.updateConnectorStmt,
-		updateDriverStmt:              q.updateDriverStmt,
-		updateDriverGroupStmt:         q.updateDriverGroupStmt,
-		updateSiteStmt:                q.updateSiteStmt,
-		updateStationStmt:             q.updateStationStmt,
-		updateTokenStmt:               q.updateTokenStmt,
+		db:                             tx,
+		tx:                             tx,
+		aPIKeyByHashStmt:               q.aPIKeyByHashStmt,
+		assignmentStmt:                 q.assignmentStmt,
+		assignmentsForStationStmt:      q.assignmentsForStationStmt,
+		completeIdempotentResponseStmt: q.completeIdempotentResponseStmt,
+		connectorStmt:                  q.connectorStmt,
+		connectorExistsStmt:            q.connectorExistsStmt,
+		countTenantsStmt:               q.countTenantsStmt,
+		createAPIKeyStmt:               q.createAPIKeyStmt,
+		createAssignmentStmt:           q.createAssignmentStmt,
+		createConnectorStmt:            q.createConnectorStmt,
+		createDriverStmt:               q.createDriverStmt,
+		createDriverGroupStmt:          q.createDriverGroupStmt,
+		createSiteStmt:                 q.createSiteStmt,
+		createStationStmt:              q.createStationStmt,
+		createTariffStmt:               q.createTariffStmt,
+		createTenantStmt:               q.createTenantStmt,
+		createTokenStmt:                q.createTokenStmt,
+		deleteAssignmentStmt:           q.deleteAssignmentStmt,
+		driverStmt:                     q.driverStmt,
+		driverExistsStmt:               q.driverExistsStmt,
+		driverGroupStmt:                q.driverGroupStmt,
+		driverGroupExistsStmt:          q.driverGroupExistsStmt,
+		idempotentResponseStmt:         q.idempotentResponseStmt,
+		insertTariffVersionStmt:        q.insertTariffVersionStmt,
+		latestTariffVersionStmt:        q.latestTariffVersionStmt,
+		latestTariffVersionNumberStmt:  q.latestTariffVersionNumberStmt,
+		listAPIKeysStmt:                q.listAPIKeysStmt,
+		listAssignmentsStmt:            q.listAssignmentsStmt,
+		listConnectorsStmt:             q.listConnectorsStmt,
+		listDriverGroupsStmt:           q.listDriverGroupsStmt,
+		listDriversStmt:                q.listDriversStmt,
+		listSitesStmt:                  q.listSitesStmt,
+		listStationsStmt:               q.listStationsStmt,
+		listTariffVersionsStmt:         q.listTariffVersionsStmt,
+		listTariffsStmt:                q.listTariffsStmt,
+		listTokensStmt:                 q.listTokensStmt,
+		releaseIdempotencyKeyStmt:      q.releaseIdempotencyKeyStmt,
+		saveIdempotentResponseStmt:     q.saveIdempotentResponseStmt,
+		setStationPasswordStmt:         q.setStationPasswordStmt,
+		siteStmt:                       q.siteStmt,
+		siteExistsStmt:                 q.siteExistsStmt,
+		stationStmt:                    q.stationStmt,
+		stationByChargePointIDStmt:     q.stationByChargePointIDStmt,
+		stationExistsStmt:              q.stationExistsStmt,
+		stationPasswordHashStmt:        q.stationPasswordHashStmt,
+		stationSiteStmt:                q.stationSiteStmt,
+		tariffExistsStmt:               q.tariffExistsStmt,
+		tariffVersionStmt:              q.tariffVersionStmt,
+		tenantByNameStmt:               q.tenantByNameStmt,
+		tenantExistsStmt:               q.tenantExistsStmt,
+		tokenStmt:                      q.tokenStmt,
+		tokenByUIDStmt:                 q.tokenByUIDStmt,
+		updateConnectorStmt:            q.updateConnectorStmt,
+		updateDriverStmt:               q.updateDriverStmt,
+		updateDriverGroupStmt:          q.updateDriverGroupStmt,
+		updateSiteStmt:                 q.updateSiteStmt,
+		updateStationStmt:              q.updateStationStmt,
+		updateTokenStmt:                q.updateTokenStmt,
 	}
 }
