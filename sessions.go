@@ -1,0 +1,154 @@
+package evbill
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Session states.
+const (
+	SessionActive  = "active"  // charging, or plugged in and not yet idle
+	SessionParking = "parking" // the vehicle stopped drawing power; idle time runs
+	SessionEnded   = "ended"
+)
+
+// Session flags: reasons a session is held back from blind billing.
+const (
+	FlagMeterBackwards    = "meter_backwards"    // a reading below an earlier one
+	FlagImplausibleEnergy = "implausible_energy" // more energy than max power × time
+	FlagEndedByReboot     = "ended_by_reboot"    // closed at its last sample by a BootNotification
+	FlagOrphanStop        = "orphan_stop"        // a StopTransaction for a transaction we did not know
+)
+
+// Session is one OCPP transaction on a connector: what the charger
+// reported, in the charger's own timestamps, and what it will be billed
+// under. TransactionID is the integer evbill gave the charger; the
+// (StationID, ConnectorNumber, IDTag, MeterStartWh, StartedAt) of the
+// StartTransaction identify a retransmission.
+type Session struct {
+	ID               string
+	TenantID         string
+	StationID        string
+	ConnectorNumber  int
+	TransactionID    int64
+	IDTag            string
+	TokenID          string // "" when the idTag is not a known token
+	DriverID         string
+	GroupID          string
+	TariffID         string // the tariff in force at the start, "" if none applied
+	TariffVersion    int
+	MeterStartWh     string // exact decimal, Wh
+	MeterStopWh      string // exact decimal, Wh; "" while running
+	StartedAt        time.Time
+	ParkingStartedAt *time.Time
+	StoppedAt        *time.Time
+	State            string
+	StopReason       string // OCPP Reason, or "Reboot"
+	Flags            []string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// MeterSample is one meter reading of a session. Values are exact decimal
+// strings as the charger sent them, converted to Wh, W and A; "" when the
+// charger did not send that measurand.
+type MeterSample struct {
+	SessionID string
+	Time      time.Time
+	EnergyWh  string
+	PowerW    string
+	CurrentA  string
+	SoC       string
+	Context   string // OCPP ReadingContext, e.g. Sample.Periodic, Transaction.End
+}
+
+// CDR is the sealed, priced record of an ended session: the OCPI 2.2.1 CDR
+// document and the engine's breakdown. CDRs are never changed; a
+// correction is a credit note (to come).
+type CDR struct {
+	ID           string
+	TenantID     string
+	SessionID    string
+	Currency     string
+	TotalExclVAT string // exact decimal, 4 places, as in the OCPI document
+	TotalInclVAT string
+	AmountMinor  int64 // the amount to charge, in minor units of Currency
+	Document     json.RawMessage
+	Breakdown    json.RawMessage
+	CreatedAt    time.Time
+}
+
+// Event is an outbox entry, written in the same transaction as the change
+// it announces and delivered later (webhooks, live stream, email).
+type Event struct {
+	ID        string
+	TenantID  string
+	Type      string // e.g. cdr.created, session.started
+	Payload   json.RawMessage
+	CreatedAt time.Time
+}
+
+// SessionWrite is one write of the OCPP path. Exactly one of Start,
+// Samples, Update and End is set. ApplySessionWrites commits many of them
+// in one transaction (group commit): thousands of chargers' messages cost
+// one fsync, not one each.
+type SessionWrite struct {
+	Start   *Session // StartSession; Created tells a new session from a retransmission
+	Created bool
+	Samples *SampleWrite // AddSamples
+	Update  *Session     // UpdateSession
+	End     *EndWrite    // EndSession
+	Err     error        // this write's own error; it does not stop the others
+}
+
+// SampleWrite is the readings of one session to store.
+type SampleWrite struct {
+	TenantID  string
+	SessionID string
+	Samples   []MeterSample
+}
+
+// EndWrite is an ended session with its CDR and events.
+type EndWrite struct {
+	Session *Session
+	CDR     *CDR
+	Events  []Event
+}
+
+// SessionStore keeps sessions, their meter samples, CDRs and the outbox.
+// Writes that belong together (a session's end, its CDR and its
+// cdr.created event) go in one transaction through EndSession.
+type SessionStore interface {
+	// ApplySessionWrites applies the writes in one transaction, each in a
+	// savepoint of its own: a write that fails sets its Err and is undone
+	// alone; the rest commit. The error is for the transaction as a whole
+	// (the database failed): then nothing was stored.
+	ApplySessionWrites(ctx context.Context, writes []SessionWrite) error
+
+	// StartSession stores a new session with the next transaction ID of
+	// the tenant. If a session with the same station, connector, idTag,
+	// meter start and start time exists, it is returned unchanged and
+	// created is false: a retransmitted StartTransaction.
+	StartSession(ctx context.Context, s *Session) (created bool, err error)
+	SessionByTransaction(ctx context.Context, tenantID, stationID string, transactionID int64) (Session, error)
+	Session(ctx context.Context, tenantID, id string) (Session, error)
+	// OpenSessions returns the station's sessions that have not ended.
+	OpenSessions(ctx context.Context, tenantID, stationID string) ([]Session, error)
+	ListSessions(ctx context.Context, tenantID string, p Page) ([]Session, error)
+	// AddSamples stores readings; a reading at a time the session already
+	// has is ignored (retransmission), so samples stay one per instant.
+	AddSamples(ctx context.Context, tenantID, sessionID string, samples []MeterSample) error
+	// Samples returns the session's readings ordered by time.
+	Samples(ctx context.Context, tenantID, sessionID string) ([]MeterSample, error)
+	// UpdateSession stores state, parking start and flags.
+	UpdateSession(ctx context.Context, s *Session) error
+	// EndSession stores the ended session, its CDR and the events in one
+	// transaction. ECONFLICT if the session has already ended.
+	EndSession(ctx context.Context, s *Session, cdr *CDR, events []Event) error
+	CDR(ctx context.Context, tenantID, id string) (CDR, error)
+	CDRBySession(ctx context.Context, tenantID, sessionID string) (CDR, error)
+	ListCDRs(ctx context.Context, tenantID string, p Page) ([]CDR, error)
+	// PendingEvents returns undelivered outbox events in order.
+	PendingEvents(ctx context.Context, after string, limit int) ([]Event, error)
+}
