@@ -57,21 +57,9 @@ func AppendPriced(dst []byte, c *CDR, r *tariff.Result) ([]byte, error) {
 		return dst, &FieldError{Path: "currency", Rule: fmt.Sprintf("the CDR is in %s but was priced in %s", c.Currency, r.Currency)}
 	}
 	// Round everything before writing, so an error leaves dst untouched.
-	var present [tariff.NumCategories]bool
-	for i := range r.Lines {
-		present[category(&r.Lines[i])] = true
-	}
-	var costs [1 + tariff.NumCategories]struct{ excl, incl decimal.Decimal }
-	var err error
-	if costs[0].excl, costs[0].incl, err = r.Total.Round(priceScale); err != nil {
-		return dst, fmt.Errorf("cdr: total_cost: %w", err)
-	}
-	for k, ok := range present {
-		if ok {
-			if costs[1+k].excl, costs[1+k].incl, err = r.ByCategory[k].Round(priceScale); err != nil {
-				return dst, fmt.Errorf("cdr: %s: %w", costNames[k], err)
-			}
-		}
+	costs, err := roundCosts(r)
+	if err != nil {
+		return dst, err
 	}
 	mark := len(dst)
 	d := c.raw
@@ -101,14 +89,46 @@ func AppendPriced(dst []byte, c *CDR, r *tariff.Result) ([]byte, error) {
 	if !first {
 		dst = append(dst, ',')
 	}
-	dst = appendPrice(dst, "total_cost", costs[0].excl, costs[0].incl, r.HasVAT)
-	for k, ok := range present {
+	dst = costs.append(dst, r.HasVAT)
+	return append(dst, '}'), nil
+}
+
+// roundedCosts are a Result's OCPI cost totals, rounded: total_cost and
+// the total of every category that has a line.
+type roundedCosts struct {
+	present [tariff.NumCategories]bool
+	total   [1 + tariff.NumCategories]struct{ excl, incl decimal.Decimal }
+}
+
+func roundCosts(r *tariff.Result) (*roundedCosts, error) {
+	c := &roundedCosts{}
+	for i := range r.Lines {
+		c.present[category(&r.Lines[i])] = true
+	}
+	var err error
+	if c.total[0].excl, c.total[0].incl, err = r.Total.Round(priceScale); err != nil {
+		return nil, fmt.Errorf("cdr: total_cost: %w", err)
+	}
+	for k, ok := range c.present {
 		if ok {
-			dst = append(dst, ',')
-			dst = appendPrice(dst, costNames[k], costs[1+k].excl, costs[1+k].incl, r.HasVAT)
+			if c.total[1+k].excl, c.total[1+k].incl, err = r.ByCategory[k].Round(priceScale); err != nil {
+				return nil, fmt.Errorf("cdr: %s: %w", costNames[k], err)
+			}
 		}
 	}
-	return append(dst, '}'), nil
+	return c, nil
+}
+
+// append writes total_cost and the category totals as JSON members.
+func (c *roundedCosts) append(dst []byte, vat bool) []byte {
+	dst = appendPrice(dst, "total_cost", c.total[0].excl, c.total[0].incl, vat)
+	for k, ok := range c.present {
+		if ok {
+			dst = append(dst, ',')
+			dst = appendPrice(dst, costNames[k], c.total[1+k].excl, c.total[1+k].incl, vat)
+		}
+	}
+	return dst
 }
 
 // category maps a line to its OCPI total, as the engine's ByCategory does.
@@ -165,9 +185,14 @@ func (c *CDR) appendPeriods(dst []byte, tariffID string) []byte {
 // dimensions and tariff_id, and session-only dimensions, are not kept: the
 // derived periods do not correspond one to one to the input's.
 func (c *CDR) appendDerivedPeriods(dst []byte, tariffID string) ([]byte, error) {
+	return appendPeriodObjects(dst, c.Session.Periods, tariffID)
+}
+
+// appendPeriodObjects writes periods as OCPI ChargingPeriod objects.
+func appendPeriodObjects(dst []byte, periods []tariff.Period, tariffID string) ([]byte, error) {
 	dst = append(dst, '[')
-	for i := range c.Session.Periods {
-		p := &c.Session.Periods[i]
+	for i := range periods {
+		p := &periods[i]
 		if i > 0 {
 			dst = append(dst, ',')
 		}
