@@ -106,3 +106,25 @@ func TestInForcePicksTheVersionOfTheTime(t *testing.T) {
 		t.Error("a version was in force before any was created")
 	}
 }
+
+// TestInForceSkipsVersionsNotYetStarted: a new version dated to start next
+// month leaves the current one in force until then; a version whose end
+// has passed ends the tariff instead of reviving an older price.
+func TestInForceSkipsVersionsNotYetStarted(t *testing.T) {
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	v1 := version{stored: evbill.TariffVersion{Version: 1, CreatedAt: t0}, parsed: parsedTariff(t, "1", "")}
+	v2 := version{stored: evbill.TariffVersion{Version: 2, CreatedAt: t0.Add(time.Hour)},
+		parsed: parsedTariff(t, "2", `"start_date_time":"2025-02-01T00:00:00Z",`)}
+	vs := []version{v1, v2}
+	if v, ok := inForce(vs, t0.Add(48*time.Hour)); !ok || v.stored.Version != 1 {
+		t.Errorf("before v2 starts: version %d (%v), want 1", v.stored.Version, ok)
+	}
+	if v, ok := inForce(vs, time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)); !ok || v.stored.Version != 2 {
+		t.Errorf("when v2 starts: version %d (%v), want 2", v.stored.Version, ok)
+	}
+	ended := version{stored: evbill.TariffVersion{Version: 2, CreatedAt: t0.Add(time.Hour)},
+		parsed: parsedTariff(t, "2", `"end_date_time":"2025-01-10T00:00:00Z",`)}
+	if v, ok := inForce([]version{v1, ended}, time.Date(2025, 1, 20, 0, 0, 0, 0, time.UTC)); ok {
+		t.Errorf("an ended tariff revived version %d", v.stored.Version)
+	}
+}

@@ -37,19 +37,27 @@ type Resolved struct {
 //
 // The cache is per station and is dropped for a whole tenant by
 // Invalidate, which every write to tariffs, assignments, stations,
-// connectors and sites must call. A generation number per tenant makes a
-// lookup that raced with an invalidation reload rather than keep a stale
-// answer.
+// connectors and sites must call, and an entry lives at most cacheTTL, so
+// writes through another instance are seen too. A generation number per
+// tenant makes a lookup that raced with an invalidation reload rather than
+// keep a stale answer.
 type Resolver struct {
 	store evbill.Store
 
 	mu      sync.RWMutex
-	gen     map[string]uint64 // tenant → generation
-	entries map[string]*entry // tenant/station → loaded records
+	gen     map[string]uint64            // tenant → generation
+	entries map[string]map[string]*entry // tenant → station → loaded records
+	now     func() time.Time
 }
+
+// cacheTTL bounds how long a cached answer lives even without an
+// invalidation. One instance invalidates its own cache on every write; a
+// write made through another instance reaches this one within cacheTTL.
+const cacheTTL = 30 * time.Second
 
 type entry struct {
 	gen         uint64
+	loadedAt    time.Time
 	station     evbill.Station
 	site        evbill.Site
 	loc         *time.Location
@@ -64,18 +72,14 @@ type version struct {
 
 // NewResolver returns a resolver reading from store.
 func NewResolver(store evbill.Store) *Resolver {
-	return &Resolver{store: store, gen: map[string]uint64{}, entries: map[string]*entry{}}
+	return &Resolver{store: store, gen: map[string]uint64{}, entries: map[string]map[string]*entry{}, now: time.Now}
 }
 
 // Invalidate drops everything cached for the tenant.
 func (r *Resolver) Invalidate(tenantID string) {
 	r.mu.Lock()
 	r.gen[tenantID]++
-	for k, e := range r.entries {
-		if e.station.TenantID == tenantID {
-			delete(r.entries, k)
-		}
-	}
+	delete(r.entries, tenantID)
 	r.mu.Unlock()
 }
 
@@ -99,22 +103,27 @@ func (r *Resolver) Resolve(ctx context.Context, t Target, at time.Time) (Resolve
 }
 
 func (r *Resolver) load(ctx context.Context, tenantID, stationID string) (*entry, error) {
-	key := tenantID + "/" + stationID
+	now := r.now()
 	r.mu.RLock()
-	e, ok := r.entries[key]
+	e, ok := r.entries[tenantID][stationID]
 	gen := r.gen[tenantID]
 	r.mu.RUnlock()
-	if ok && e.gen == gen {
+	if ok && e.gen == gen && now.Sub(e.loadedAt) < cacheTTL {
 		return e, nil
 	}
 	e, err := r.fetch(ctx, tenantID, stationID)
 	if err != nil {
 		return nil, err
 	}
-	e.gen = gen
+	e.gen, e.loadedAt = gen, now
 	r.mu.Lock()
 	if r.gen[tenantID] == gen { // no invalidation while we read
-		r.entries[key] = e
+		stations := r.entries[tenantID]
+		if stations == nil {
+			stations = map[string]*entry{}
+			r.entries[tenantID] = stations
+		}
+		stations[stationID] = e
 	}
 	r.mu.Unlock()
 	return e, nil
@@ -191,17 +200,24 @@ func choose(e *entry, t Target, at time.Time) (evbill.TariffAssignment, version,
 	return best, bestV, found
 }
 
-// inForce returns the latest version created at or before at whose own
-// validity covers at.
+// inForce returns the version in force at the instant: the latest version
+// created at or before it whose own start_date_time has come. A version
+// dated to start later is skipped, so the one before it still applies;
+// but if that version's end_date_time has passed, the tariff has ended and
+// no older price comes back.
 func inForce(vs []version, at time.Time) (version, bool) {
 	for i := len(vs) - 1; i >= 0; i-- {
-		if vs[i].stored.CreatedAt.After(at) {
+		v := vs[i]
+		if v.stored.CreatedAt.After(at) {
 			continue
 		}
-		if !vs[i].parsed.ValidAt(at) {
+		if start := v.parsed.StartDateTime; !start.IsZero() && at.Before(start) {
+			continue
+		}
+		if !v.parsed.ValidAt(at) {
 			return version{}, false
 		}
-		return vs[i], true
+		return v, true
 	}
 	return version{}, false
 }

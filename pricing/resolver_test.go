@@ -92,6 +92,20 @@ func TestResolverSeesChanges(t *testing.T) {
 	if got, _ := r.Resolve(ctx, target, time.Now().Add(time.Second)); got.Version.Version != 2 {
 		t.Fatalf("after a new version: version %d, want 2", got.Version.Version)
 	}
+	// A version stored through another instance (no Invalidate here) is
+	// seen once the cached entry has expired.
+	v3 := evbill.TariffVersion{TenantID: f.tenant.ID, TariffID: other.TariffID, Currency: "EUR", Document: []byte(`{"country_code":"NL","party_id":"EVB","id":"FAST","currency":"EUR","elements":[{"price_components":[{"type":"ENERGY","price":0.61,"step_size":1}]}]}`)}
+	if err := f.store.AddTariffVersion(ctx, &v3); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Second)
+	if got, _ := r.Resolve(ctx, target, later); got.Version.Version != 2 {
+		t.Fatalf("the cache should still answer version 2, got %d", got.Version.Version)
+	}
+	pricing.SetClock(r, func() time.Time { return time.Now().Add(time.Minute) })
+	if got, _ := r.Resolve(ctx, target, later); got.Version.Version != 3 {
+		t.Fatalf("after the cache TTL: version %d, want 3", got.Version.Version)
+	}
 	// Another tenant cannot resolve this station.
 	other2 := evbill.Tenant{Name: "other"}
 	if err := f.store.CreateTenant(ctx, &other2); err != nil {
