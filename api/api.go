@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // sites' time zones must load on hosts without a zoneinfo database
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -71,6 +72,10 @@ type server struct {
 	api      huma.API
 	metrics  *metrics
 	locks    keyedMutex
+	// records serialises read-modify-write PATCHes of one record, so two
+	// PATCHes of different fields cannot undo each other (within this
+	// instance; across instances the store must compare and swap).
+	records keyedMutex
 	// actions records what each API route does, keyed by its ServeMux
 	// pattern ("POST /api/v1/sites"), for the permission check that runs
 	// before huma sees the request.
@@ -324,6 +329,10 @@ func (s *server) route(pattern string, h http.Handler) http.Handler {
 			writeProblem(w, p)
 			return
 		}
+		if p := checkText(r, info.body); p != nil {
+			writeProblem(w, p)
+			return
+		}
 		if method == http.MethodPost && r.Header.Get("Idempotency-Key") != "" {
 			if noReplay {
 				writeProblem(w, newProblem(http.StatusUnprocessableEntity, "Idempotency-Key is not supported here: the response holds a secret, which is never stored",
@@ -335,6 +344,45 @@ func (s *server) route(pattern string, h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// checkText refuses text that one database stores and the other rejects:
+// PostgreSQL's text type cannot hold NUL or invalid UTF-8, which SQLite
+// takes. Refusing it here, for every path, query and body, keeps the two
+// engines answering alike (an ID that cannot exist is 404; a body is 422).
+func checkText(r *http.Request, body []byte) *Problem {
+	bad := func(s string) bool { return !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 }
+	if bad(r.URL.Path) {
+		return newProblem(http.StatusNotFound, "no record has an ID with NUL or invalid UTF-8")
+	}
+	for name, values := range r.URL.Query() {
+		for _, v := range values {
+			if bad(name) || bad(v) {
+				return newProblem(http.StatusUnprocessableEntity, "query parameters must be valid UTF-8 without NUL",
+					&huma.ErrorDetail{Location: "query." + name, Message: "contains NUL or invalid UTF-8"})
+			}
+		}
+	}
+	if !utf8.Valid(body) || bytes.IndexByte(body, 0) >= 0 || containsNULEscape(body) {
+		return newProblem(http.StatusUnprocessableEntity, "the body must be valid UTF-8 JSON whose strings hold no NUL (\\u0000)",
+			&huma.ErrorDetail{Location: "body", Message: "contains NUL or invalid UTF-8"})
+	}
+	return nil
+}
+
+// containsNULEscape reports a JSON \u0000 escape; a backslash-escaped
+// backslash before "u0000" is text, not an escape.
+func containsNULEscape(b []byte) bool {
+	for i := 0; i+5 < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if b[i+1] == 'u' && b[i+2] == '0' && b[i+3] == '0' && b[i+4] == '0' && b[i+5] == '0' {
+			return true
+		}
+		i++ // skip the escaped character
+	}
+	return false
 }
 
 // readBody reads the whole body, refusing more than MaxBodyBytes, and puts
@@ -373,6 +421,10 @@ func (s *server) authenticate(r *http.Request) (evbill.APIKey, *Problem) {
 	secret = strings.TrimSpace(secret)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" || len(secret) > 256 {
 		return evbill.APIKey{}, newProblem(http.StatusUnauthorized, "malformed Authorization header: send Authorization: Bearer <API key>")
+	}
+	if !auth.LooksLikeAPIKey(secret) {
+		// Not even the shape of a key: no need to ask the database.
+		return evbill.APIKey{}, newProblem(http.StatusUnauthorized, "unknown API key")
 	}
 	key, err := s.store.APIKeyByHash(r.Context(), auth.HashAPIKey(secret))
 	switch evbill.ErrorCode(err) {

@@ -109,9 +109,8 @@ func utcPtr(t *time.Time) *time.Time {
 }
 
 // checkRef adds a field error when a referenced record does not exist in
-// the tenant. It checks in the API, not only through the database's
-// foreign keys, because a foreign key does not know tenants: another
-// tenant's ID would satisfy it.
+// the tenant. The composite foreign keys would refuse it too; checking
+// here gives the client a problem that names the field.
 func checkRef(fe *fieldErrors, location, kind string, err error) error {
 	switch evbill.ErrorCode(err) {
 	case "":

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"github.com/govalues/decimal"
 	"net/http"
 	"time"
 
@@ -61,10 +62,17 @@ func connectorOut(c evbill.Connector) Connector {
 // checkPower repeats the schema's bounds on the exact value: the schema is
 // checked on a float64 reading of the number, which rounds.
 func checkPower(fe *fieldErrors, d Decimal) {
-	if !d.IsPos() {
+	switch {
+	case !d.IsPos():
 		fe.add("body.max_power_kw", "expected number > 0")
+	case d.Cmp(maxPowerKW) > 0:
+		fe.add("body.max_power_kw", "expected number <= 10000")
 	}
 }
+
+// maxPowerKW is the largest connector power accepted, 10 MW: above any
+// charger built.
+var maxPowerKW = decimal.MustNew(10000, 0)
 
 func (s *server) registerConnectors() {
 	register(s, huma.Operation{OperationID: "create-connector", Method: http.MethodPost, Path: Prefix + "/stations/{id}/connectors",
@@ -112,6 +120,7 @@ func (s *server) registerConnectors() {
 	register(s, huma.Operation{OperationID: "get-connector", Method: http.MethodGet, Path: Prefix + "/connectors/{id}", Summary: "Get a connector",
 		Tags: []string{"Connectors"}, Errors: []int{http.StatusNotFound}}, auth.Read,
 		func(ctx context.Context, in *idParam) (*out[Connector], error) {
+			defer s.records.lock(tenantOf(ctx) + "\x00" + in.ID)()
 			rec, err := s.store.Connector(ctx, tenantOf(ctx), in.ID)
 			if err != nil {
 				return nil, err

@@ -3,8 +3,6 @@ package api
 import (
 	"bytes"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/govalues/decimal"
@@ -32,16 +30,7 @@ func (d *Decimal) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("expected number")
 	}
 	*d = Decimal{}
-	switch n, ok := decimalsNeeded(string(b)); {
-	case !ok:
-		d.invalid = fmt.Sprintf("%s is out of range", b)
-		return nil
-	case n > decimal.MaxScale:
-		// money.ParseDecimal would round such a number (1e-30 becomes 0).
-		d.invalid = fmt.Sprintf("%s needs more than %d decimals, more than evbill holds exactly", b, decimal.MaxScale)
-		return nil
-	}
-	v, err := money.ParseDecimal(string(b))
+	v, err := money.ParseDecimal(string(b)) // refuses rather than rounds
 	if err != nil {
 		d.invalid = err.Error()
 		return nil
@@ -59,23 +48,6 @@ func (d *Decimal) Resolve(_ huma.Context, pb *huma.PathBuffer) []error {
 	return []error{&huma.ErrorDetail{Location: pb.String(), Message: d.invalid}}
 }
 
-// decimalsNeeded returns how many digits after the point writing the JSON
-// number s exactly takes: 1.50 takes 1, 2e-3 takes 3, 25e1 takes none.
-func decimalsNeeded(s string) (int, bool) {
-	mant, exp := s, 0
-	if i := strings.IndexAny(s, "eE"); i >= 0 {
-		e, err := strconv.Atoi(s[i+1:])
-		if err != nil {
-			return 0, false
-		}
-		mant, exp = s[:i], e
-	}
-	frac := ""
-	if i := strings.IndexByte(mant, '.'); i >= 0 {
-		frac = strings.TrimRight(mant[i+1:], "0")
-	}
-	return len(frac) - exp, true
-}
 
 // MarshalJSON writes the decimal as a plain JSON number, without exponent.
 func (d Decimal) MarshalJSON() ([]byte, error) {

@@ -174,6 +174,7 @@ func (s *server) registerDrivers() {
 			ID   string `path:"id" maxLength:"64" doc:"The record's ID."`
 			Body groupPatch
 		}) (*out[DriverGroup], error) {
+			defer s.records.lock(tenantOf(ctx) + "\x00" + in.ID)()
 			rec, err := s.store.DriverGroup(ctx, tenantOf(ctx), in.ID)
 			if err != nil {
 				return nil, err
@@ -239,6 +240,7 @@ func (s *server) registerDrivers() {
 			if err := fe.err(); err != nil {
 				return nil, err
 			}
+			defer s.records.lock(tenantOf(ctx) + "\x00" + in.ID)()
 			rec, err := s.store.Driver(ctx, tenantOf(ctx), in.ID)
 			if err != nil {
 				return nil, err
@@ -314,6 +316,7 @@ func (s *server) registerDrivers() {
 			if err := fe.err(); err != nil {
 				return nil, err
 			}
+			defer s.records.lock(tenantOf(ctx) + "\x00" + in.ID)()
 			rec, err := s.store.Token(ctx, tenantOf(ctx), in.ID)
 			if err != nil {
 				return nil, err

@@ -19,9 +19,10 @@ import (
 const maxIdempotencyKeyLen = 255
 
 // staleReservation is how long a reserved key may stay unanswered before
-// another request may take it over: far longer than any request may run
-// (the server's write timeout is a minute), so only a reservation whose
-// instance died is ever taken over.
+// another request may take it over: twice as long as a request holding a
+// key may run (its context is cancelled at half), so only a reservation
+// whose instance died is ever taken over. Instances' clocks must agree to
+// well within that.
 const staleReservation = 5 * time.Minute
 
 // idempotent runs a POST that carries an Idempotency-Key at most once per
@@ -61,8 +62,12 @@ func (s *server) idempotent(w http.ResponseWriter, r *http.Request, h http.Handl
 			_ = s.store.ReleaseIdempotencyKey(bg, tenant, key, time.Now().Add(time.Minute))
 		}
 	}()
+	// The request must finish well before another instance may take the
+	// key over as stale, or it could run twice.
+	runCtx, cancel := context.WithTimeout(ctx, staleReservation/2)
+	defer cancel()
 	rec := &recorder{header: w.Header()}
-	h.ServeHTTP(rec, r)
+	h.ServeHTTP(rec, r.WithContext(runCtx))
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}

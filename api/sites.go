@@ -115,6 +115,7 @@ func (s *server) registerSites() {
 			if err := fe.err(); err != nil {
 				return nil, err
 			}
+			defer s.records.lock(tenantOf(ctx) + "\x00" + in.ID)()
 			rec, err := s.store.Site(ctx, tenantOf(ctx), in.ID)
 			if err != nil {
 				return nil, err

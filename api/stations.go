@@ -102,6 +102,7 @@ func (s *server) registerStations() {
 			Body stationPatch
 		}) (*out[Station], error) {
 			b, ten := in.Body, tenantOf(ctx)
+			defer s.records.lock(ten + "\x00" + in.ID)()
 			rec, err := s.store.Station(ctx, ten, in.ID)
 			if err != nil {
 				return nil, err

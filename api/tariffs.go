@@ -109,7 +109,7 @@ func (s *server) registerTariffs() {
 		Tags:        []string{"Tariffs"}, Errors: []int{http.StatusNotFound}}, auth.Read,
 		func(ctx context.Context, in *struct {
 			ID      string `path:"id" maxLength:"64" doc:"The record's ID."`
-			Version int    `query:"version" minimum:"1" doc:"The version to return; the latest when absent."`
+			Version int    `query:"version" minimum:"1" maximum:"2147483647" doc:"The version to return; the latest when absent."`
 		}) (*out[Tariff], error) {
 			v, err := s.store.TariffVersion(ctx, tenantOf(ctx), in.ID, in.Version)
 			if err != nil {

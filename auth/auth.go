@@ -176,17 +176,6 @@ func (a Action) String() string {
 	return "unknown action " + strconv.Itoa(int(a))
 }
 
-// ActionForMethod is the default action of an HTTP method: the safe methods
-// read, every other method writes. Requests that use POST without changing
-// anything (a quote) say so explicitly instead.
-func ActionForMethod(method string) Action {
-	switch method {
-	case "GET", "HEAD", "OPTIONS":
-		return Read
-	}
-	return Write
-}
-
 // Allowed reports whether a key with the role may perform the action:
 // readonly and finance keys only read (finance gains refunds and invoices
 // when those exist), operators read and write everything except API keys,

@@ -129,11 +129,3 @@ func TestAllowed(t *testing.T) {
 		}
 	}
 }
-
-func TestActionForMethod(t *testing.T) {
-	for m, want := range map[string]Action{"GET": Read, "HEAD": Read, "OPTIONS": Read, "POST": Write, "PUT": Write, "PATCH": Write, "DELETE": Write, "BREW": Write} {
-		if got := ActionForMethod(m); got != want {
-			t.Errorf("ActionForMethod(%s) = %v, want %v", m, got, want)
-		}
-	}
-}

@@ -14,14 +14,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/evbill/evbill"
 	"github.com/evbill/evbill/api"
 	"github.com/evbill/evbill/auth"
 	"github.com/evbill/evbill/postgres"
-	"github.com/evbill/evbill/pricing"
 	"github.com/evbill/evbill/sqlite"
 )
 
@@ -98,9 +94,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := bootstrap(ctx, store, stdout, log); err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	handler, err := api.New(api.Config{Store: store, Resolver: pricing.NewResolver(store), Logger: log, Registry: reg})
+	handler, err := api.New(api.Config{Store: store, Logger: log, Version: version})
 	if err != nil {
 		return err
 	}
@@ -142,6 +136,11 @@ func bootstrap(ctx context.Context, store evbill.Store, stdout io.Writer, log *s
 	}
 	t := evbill.Tenant{Name: "default"}
 	if err := store.CreateTenant(ctx, &t); err != nil {
+		if evbill.ErrorCode(err) == evbill.ECONFLICT {
+			// Another instance started on the same empty database at the
+			// same moment and made the tenant and its key.
+			return nil
+		}
 		return err
 	}
 	secret, err := createKey(ctx, store, t.ID, "bootstrap admin", evbill.RoleAdmin)
