@@ -48,7 +48,6 @@ func (d *Decimal) Resolve(_ huma.Context, pb *huma.PathBuffer) []error {
 	return []error{&huma.ErrorDetail{Location: pb.String(), Message: d.invalid}}
 }
 
-
 // MarshalJSON writes the decimal as a plain JSON number, without exponent.
 func (d Decimal) MarshalJSON() ([]byte, error) {
 	return d.Decimal.AppendText(nil)
