@@ -19,6 +19,9 @@ const (
 	PrefixGroup      = "grp"
 	PrefixDriver     = "drv"
 	PrefixToken      = "tok"
+	PrefixSession    = "ses"
+	PrefixCDR        = "cdr"
+	PrefixEvent      = "evt"
 )
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

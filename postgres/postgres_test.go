@@ -2,10 +2,13 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
+	"math"
 	neturl "net/url"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -43,6 +46,12 @@ func open(t testing.TB) *postgres.Store {
 // TestStore runs the conformance suite against the database named by EVBILL_TEST_POSTGRES_URL.
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) evbill.Store { return open(t) })
+}
+
+// TestSessionStore runs the session conformance suite against the
+// database named by EVBILL_TEST_POSTGRES_URL.
+func TestSessionStore(t *testing.T) {
+	storetest.RunSessions(t, func(t *testing.T) storetest.FullStore { return open(t) })
 }
 
 // TestMigrations checks that Open leaves the schema current, that Migrate
@@ -123,4 +132,73 @@ func BenchmarkStationRead(b *testing.B) {
 // see storetest.
 func BenchmarkAssignmentsForStation(b *testing.B) {
 	storetest.BenchmarkAssignmentsForStation(b, open(b))
+}
+
+// BenchmarkApplySessionWrites measures group commit on the OCPP path
+// (see storetest) by batch size; each commit waits for the server's WAL
+// flush (synchronous_commit as the server is configured).
+func BenchmarkApplySessionWrites(b *testing.B) {
+	for _, n := range []int{1, 16, 64, 256, 1024} {
+		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+			storetest.BenchmarkApplySessionWrites(b, open(b), n)
+		})
+	}
+}
+
+// TestTransactionIDsRunOut checks that transaction IDs stop at the
+// largest an OCPP 1.6 charger holds (2^31 - 1): the start after it is
+// refused, and refusing it does not move the counter on.
+func TestTransactionIDsRunOut(t *testing.T) {
+	url := dsn(t)
+	ctx := t.Context()
+	s := open(t)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	tn := evbill.Tenant{Name: evbill.NewID("tenant")}
+	if err := s.CreateTenant(ctx, &tn); err != nil {
+		t.Fatal(err)
+	}
+	site := evbill.Site{TenantID: tn.ID, Name: "s"}
+	if err := s.CreateSite(ctx, &site); err != nil {
+		t.Fatal(err)
+	}
+	st := evbill.Station{TenantID: tn.ID, SiteID: site.ID, ChargePointID: "CP1"}
+	if err := s.CreateStation(ctx, &st); err != nil {
+		t.Fatal(err)
+	}
+	start := func(i int) (evbill.Session, error) {
+		ss := evbill.Session{TenantID: tn.ID, StationID: st.ID, ConnectorNumber: 1, MeterStartWh: "0",
+			StartedAt: time.Date(2026, 1, 1, 0, i, 0, 0, time.UTC)}
+		_, err := s.StartSession(ctx, &ss)
+		return ss, err
+	}
+	if _, err := start(0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "UPDATE transaction_counters SET next_transaction_id = $1 WHERE tenant_id = $2", math.MaxInt32, tn.ID); err != nil {
+		t.Fatal(err)
+	}
+	last, err := start(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.TransactionID != math.MaxInt32 {
+		t.Errorf("TransactionID = %d, want %d", last.TransactionID, math.MaxInt32)
+	}
+	for i := range 2 {
+		_, err := start(2 + i)
+		if evbill.ErrorCode(err) != evbill.ECONFLICT || !strings.Contains(err.Error(), "every OCPP transaction ID") {
+			t.Errorf("start after the last transaction ID: %v, want ECONFLICT", err)
+		}
+	}
+	var next int64
+	if err := conn.QueryRow(ctx, "SELECT next_transaction_id FROM transaction_counters WHERE tenant_id = $1", tn.ID).Scan(&next); err != nil {
+		t.Fatal(err)
+	}
+	if next != math.MaxInt32+1 {
+		t.Errorf("counter = %d after refused starts, want %d", next, int64(math.MaxInt32)+1)
+	}
 }

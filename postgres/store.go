@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -540,9 +541,14 @@ func (s *Store) TariffVersion(ctx context.Context, tenantID, tariffID string, ve
 		r   db.TariffVersion
 		err error
 	)
-	if version == 0 {
+	switch {
+	case version == 0:
 		r, err = s.q.LatestTariffVersion(ctx, db.LatestTariffVersionParams{TenantID: tenantID, TariffID: tariffID})
-	} else {
+	case version < 0 || version > math.MaxInt32:
+		// No stored version can be out of int32; converting would wrap
+		// and answer another version.
+		return evbill.TariffVersion{}, evbill.Errorf(evbill.ENOTFOUND, "tariff %q version %d not found", tariffID, version)
+	default:
 		r, err = s.q.TariffVersion(ctx, db.TariffVersionParams{TenantID: tenantID, TariffID: tariffID, Version: int32(version)})
 	}
 	if errors.Is(err, pgx.ErrNoRows) && version != 0 {

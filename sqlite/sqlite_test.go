@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -29,6 +30,12 @@ func open(t testing.TB) *sqlite.Store {
 // TestStore runs the conformance suite against a fresh SQLite file per test.
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) evbill.Store { return open(t) })
+}
+
+// TestSessionStore runs the session conformance suite against a fresh
+// SQLite file per test.
+func TestSessionStore(t *testing.T) {
+	storetest.RunSessions(t, func(t *testing.T) storetest.FullStore { return open(t) })
 }
 
 // TestMigrations checks that Open leaves the schema current, that Migrate
@@ -103,6 +110,27 @@ func BenchmarkStationRead(b *testing.B) {
 // see storetest.
 func BenchmarkAssignmentsForStation(b *testing.B) {
 	storetest.BenchmarkAssignmentsForStation(b, open(b))
+}
+
+// BenchmarkApplySessionWrites measures group commit on the OCPP path
+// (see storetest) by batch size, with the store's own synchronous=NORMAL,
+// under which a WAL commit is not fsynced (the last commits can be lost
+// to a power cut, not to a crash of the process), and with
+// synchronous=FULL, which fsyncs the WAL at every commit.
+func BenchmarkApplySessionWrites(b *testing.B) {
+	for _, sync := range []string{"NORMAL", "FULL"} {
+		for _, n := range []int{1, 16, 64, 256, 1024} {
+			b.Run(fmt.Sprintf("synchronous=%s/batch=%d", sync, n), func(b *testing.B) {
+				s := open(b)
+				if sync == "FULL" {
+					if err := sqlite.SetSynchronousFull(b.Context(), s); err != nil {
+						b.Fatal(err)
+					}
+				}
+				storetest.BenchmarkApplySessionWrites(b, s, n)
+			})
+		}
+	}
 }
 
 // TestOpenRejectsNonFiles checks that Open refuses names that would not

@@ -67,8 +67,10 @@ func (s *Store) tx(ctx context.Context, fn func(q *db.Queries) error) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
+	// A panic in fn must not leave the only writer connection inside a
+	// transaction; after a commit, Rollback does nothing.
+	defer func() { _ = tx.Rollback() }()
 	if err := fn(s.w.WithTx(tx)); err != nil {
-		_ = tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {

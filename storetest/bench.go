@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"context"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/evbill/evbill"
 )
@@ -63,4 +65,68 @@ func BenchmarkAssignmentsForStation(b *testing.B, s evbill.Store) {
 		}
 		i++
 	}
+}
+
+// BenchmarkApplySessionWrites measures the group commit of the OCPP path:
+// batches of batch writes, each batch one ApplySessionWrites, over 256
+// sessions charging at once. Of every 64 writes, one starts a session,
+// one ends a session with a small CDR and one event, and the rest store
+// one meter reading each, as MeterValues do. It reports writes/s: OCPP
+// messages durably committed (as durably as the engine is configured to
+// commit) per second.
+func BenchmarkApplySessionWrites(b *testing.B, s FullStore, batch int) {
+	ctx := context.Background()
+	w := newSessionWorld(b, s)
+	const open = 256
+	n := 0 // sessions started so far, which makes each start's key unique
+	active := make([]evbill.Session, 0, open)
+	for range open {
+		active = append(active, startNew(b, s, w.session(1+n%8, n)))
+		n++
+	}
+	writes := make([]evbill.SessionWrite, batch)
+	c, rr, sec := 0, 0, 0 // writes so far, round robin over sessions, reading clock
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		var starts []*evbill.Session
+		ended := 0 // active[:ended] end in this batch and get no more samples
+		for i := range writes {
+			c++
+			switch {
+			case c%64 == 31:
+				st := w.session(1+n%8, n)
+				n++
+				starts = append(starts, &st)
+				writes[i] = evbill.SessionWrite{Start: &st}
+			case c%64 == 63 && ended < len(active)-1:
+				writes[i] = evbill.SessionWrite{End: endWith(active[ended], t0.Add(48*time.Hour), "cdr.created")}
+				ended++
+			default:
+				ss := active[ended+rr%(len(active)-ended)]
+				rr++
+				sec++
+				writes[i] = evbill.SessionWrite{Samples: &evbill.SampleWrite{
+					TenantID: w.tenant.ID, SessionID: ss.ID,
+					Samples: []evbill.MeterSample{{
+						Time: t0.Add(time.Duration(sec) * time.Second), EnergyWh: strconv.Itoa(sec), PowerW: "11000",
+						CurrentA: "16", Context: "Sample.Periodic",
+					}},
+				}}
+			}
+		}
+		if err := s.ApplySessionWrites(ctx, writes); err != nil {
+			b.Fatal(err)
+		}
+		for i := range writes {
+			if writes[i].Err != nil {
+				b.Fatalf("write %d: %v", i, writes[i].Err)
+			}
+		}
+		active = active[ended:]
+		for _, st := range starts {
+			active = append(active, *st)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "writes/s")
 }

@@ -15,6 +15,10 @@
 //		})
 //	}
 //
+// RunSessions does the same for evbill.SessionStore, the OCPP path, on a
+// store that offers both (FullStore); BenchmarkApplySessionWrites measures
+// its group commit.
+//
 // Every test makes its own tenants, with unique names, so the suite can
 // run in parallel against one shared database that is never truncated.
 package storetest
@@ -649,6 +653,9 @@ func testTariffs(t *testing.T, s evbill.Store) {
 
 	_, err = s.TariffVersion(ctx, tn.ID, v1.TariffID, 4)
 	wantCode(t, "TariffVersion of a missing version", err, evbill.ENOTFOUND, v1.TariffID)
+	// A version beyond int32 must not wrap around to an existing one.
+	_, err = s.TariffVersion(ctx, tn.ID, v1.TariffID, 1<<32+1)
+	wantCode(t, "TariffVersion of a version beyond int32", err, evbill.ENOTFOUND, v1.TariffID)
 	missing := uniq(evbill.PrefixTariff)
 	_, err = s.TariffVersion(ctx, tn.ID, missing, 0)
 	wantCode(t, "TariffVersion of a missing tariff", err, evbill.ENOTFOUND, missing)

@@ -18,6 +18,19 @@ type ApiKey struct {
 	CreatedAt  time.Time
 }
 
+type Cdr struct {
+	TenantID     string
+	ID           string
+	SessionID    string
+	Currency     string
+	TotalExclVat string
+	TotalInclVat string
+	AmountMinor  int64
+	Document     []byte
+	Breakdown    []byte
+	CreatedAt    time.Time
+}
+
 type Connector struct {
 	TenantID        string
 	ID              string
@@ -48,6 +61,15 @@ type DriverGroup struct {
 	UpdatedAt time.Time
 }
 
+type Event struct {
+	Position  int64
+	ID        string
+	TenantID  string
+	Type      string
+	Payload   []byte
+	CreatedAt time.Time
+}
+
 type IdempotentResponse struct {
 	TenantID    string
 	Key         string
@@ -55,6 +77,41 @@ type IdempotentResponse struct {
 	Status      int32
 	Body        []byte
 	CreatedAt   time.Time
+}
+
+type MeterSample struct {
+	TenantID  string
+	SessionID string
+	Time      time.Time
+	EnergyWh  string
+	PowerW    string
+	CurrentA  string
+	Soc       string
+	Context   string
+}
+
+type Session struct {
+	TenantID         string
+	ID               string
+	StationID        string
+	ConnectorNumber  int32
+	TransactionID    int64
+	IDTag            string
+	TokenID          *string
+	DriverID         *string
+	GroupID          *string
+	TariffID         *string
+	TariffVersion    int32
+	MeterStartWh     string
+	MeterStopWh      string
+	StartedAt        time.Time
+	ParkingStartedAt *time.Time
+	StoppedAt        *time.Time
+	State            string
+	StopReason       string
+	Flags            string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 type Site struct {
@@ -129,4 +186,9 @@ type Token struct {
 	ExpiresAt *time.Time
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+type TransactionCounter struct {
+	TenantID          string
+	NextTransactionID int64
 }

@@ -33,6 +33,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.assignmentsForStationStmt, err = db.PrepareContext(ctx, assignmentsForStation); err != nil {
 		return nil, fmt.Errorf("error preparing query AssignmentsForStation: %w", err)
 	}
+	if q.cDRStmt, err = db.PrepareContext(ctx, cDR); err != nil {
+		return nil, fmt.Errorf("error preparing query CDR: %w", err)
+	}
+	if q.cDRBySessionStmt, err = db.PrepareContext(ctx, cDRBySession); err != nil {
+		return nil, fmt.Errorf("error preparing query CDRBySession: %w", err)
+	}
 	if q.completeIdempotentResponseStmt, err = db.PrepareContext(ctx, completeIdempotentResponse); err != nil {
 		return nil, fmt.Errorf("error preparing query CompleteIdempotentResponse: %w", err)
 	}
@@ -90,8 +96,26 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.driverGroupExistsStmt, err = db.PrepareContext(ctx, driverGroupExists); err != nil {
 		return nil, fmt.Errorf("error preparing query DriverGroupExists: %w", err)
 	}
+	if q.endSessionStmt, err = db.PrepareContext(ctx, endSession); err != nil {
+		return nil, fmt.Errorf("error preparing query EndSession: %w", err)
+	}
+	if q.eventPositionStmt, err = db.PrepareContext(ctx, eventPosition); err != nil {
+		return nil, fmt.Errorf("error preparing query EventPosition: %w", err)
+	}
 	if q.idempotentResponseStmt, err = db.PrepareContext(ctx, idempotentResponse); err != nil {
 		return nil, fmt.Errorf("error preparing query IdempotentResponse: %w", err)
+	}
+	if q.insertCDRStmt, err = db.PrepareContext(ctx, insertCDR); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertCDR: %w", err)
+	}
+	if q.insertEventStmt, err = db.PrepareContext(ctx, insertEvent); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertEvent: %w", err)
+	}
+	if q.insertSampleStmt, err = db.PrepareContext(ctx, insertSample); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertSample: %w", err)
+	}
+	if q.insertSessionStmt, err = db.PrepareContext(ctx, insertSession); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertSession: %w", err)
 	}
 	if q.insertTariffVersionStmt, err = db.PrepareContext(ctx, insertTariffVersion); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertTariffVersion: %w", err)
@@ -108,6 +132,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listAssignmentsStmt, err = db.PrepareContext(ctx, listAssignments); err != nil {
 		return nil, fmt.Errorf("error preparing query ListAssignments: %w", err)
 	}
+	if q.listCDRsStmt, err = db.PrepareContext(ctx, listCDRs); err != nil {
+		return nil, fmt.Errorf("error preparing query ListCDRs: %w", err)
+	}
 	if q.listConnectorsStmt, err = db.PrepareContext(ctx, listConnectors); err != nil {
 		return nil, fmt.Errorf("error preparing query ListConnectors: %w", err)
 	}
@@ -116,6 +143,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listDriversStmt, err = db.PrepareContext(ctx, listDrivers); err != nil {
 		return nil, fmt.Errorf("error preparing query ListDrivers: %w", err)
+	}
+	if q.listSessionsStmt, err = db.PrepareContext(ctx, listSessions); err != nil {
+		return nil, fmt.Errorf("error preparing query ListSessions: %w", err)
 	}
 	if q.listSitesStmt, err = db.PrepareContext(ctx, listSites); err != nil {
 		return nil, fmt.Errorf("error preparing query ListSites: %w", err)
@@ -132,11 +162,35 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listTokensStmt, err = db.PrepareContext(ctx, listTokens); err != nil {
 		return nil, fmt.Errorf("error preparing query ListTokens: %w", err)
 	}
+	if q.nextTransactionIDStmt, err = db.PrepareContext(ctx, nextTransactionID); err != nil {
+		return nil, fmt.Errorf("error preparing query NextTransactionID: %w", err)
+	}
+	if q.openSessionsStmt, err = db.PrepareContext(ctx, openSessions); err != nil {
+		return nil, fmt.Errorf("error preparing query OpenSessions: %w", err)
+	}
+	if q.pendingEventsStmt, err = db.PrepareContext(ctx, pendingEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query PendingEvents: %w", err)
+	}
 	if q.releaseIdempotencyKeyStmt, err = db.PrepareContext(ctx, releaseIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query ReleaseIdempotencyKey: %w", err)
 	}
+	if q.samplesStmt, err = db.PrepareContext(ctx, samples); err != nil {
+		return nil, fmt.Errorf("error preparing query Samples: %w", err)
+	}
 	if q.saveIdempotentResponseStmt, err = db.PrepareContext(ctx, saveIdempotentResponse); err != nil {
 		return nil, fmt.Errorf("error preparing query SaveIdempotentResponse: %w", err)
+	}
+	if q.sessionStmt, err = db.PrepareContext(ctx, session); err != nil {
+		return nil, fmt.Errorf("error preparing query Session: %w", err)
+	}
+	if q.sessionByRetransmissionKeyStmt, err = db.PrepareContext(ctx, sessionByRetransmissionKey); err != nil {
+		return nil, fmt.Errorf("error preparing query SessionByRetransmissionKey: %w", err)
+	}
+	if q.sessionByTransactionStmt, err = db.PrepareContext(ctx, sessionByTransaction); err != nil {
+		return nil, fmt.Errorf("error preparing query SessionByTransaction: %w", err)
+	}
+	if q.sessionStateStmt, err = db.PrepareContext(ctx, sessionState); err != nil {
+		return nil, fmt.Errorf("error preparing query SessionState: %w", err)
 	}
 	if q.setStationPasswordStmt, err = db.PrepareContext(ctx, setStationPassword); err != nil {
 		return nil, fmt.Errorf("error preparing query SetStationPassword: %w", err)
@@ -168,6 +222,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.tariffVersionStmt, err = db.PrepareContext(ctx, tariffVersion); err != nil {
 		return nil, fmt.Errorf("error preparing query TariffVersion: %w", err)
 	}
+	if q.tariffVersionExistsStmt, err = db.PrepareContext(ctx, tariffVersionExists); err != nil {
+		return nil, fmt.Errorf("error preparing query TariffVersionExists: %w", err)
+	}
 	if q.tenantByNameStmt, err = db.PrepareContext(ctx, tenantByName); err != nil {
 		return nil, fmt.Errorf("error preparing query TenantByName: %w", err)
 	}
@@ -180,6 +237,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.tokenByUIDStmt, err = db.PrepareContext(ctx, tokenByUID); err != nil {
 		return nil, fmt.Errorf("error preparing query TokenByUID: %w", err)
 	}
+	if q.tokenExistsStmt, err = db.PrepareContext(ctx, tokenExists); err != nil {
+		return nil, fmt.Errorf("error preparing query TokenExists: %w", err)
+	}
 	if q.updateConnectorStmt, err = db.PrepareContext(ctx, updateConnector); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateConnector: %w", err)
 	}
@@ -188,6 +248,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.updateDriverGroupStmt, err = db.PrepareContext(ctx, updateDriverGroup); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateDriverGroup: %w", err)
+	}
+	if q.updateSessionStmt, err = db.PrepareContext(ctx, updateSession); err != nil {
+		return nil, fmt.Errorf("error preparing query UpdateSession: %w", err)
 	}
 	if q.updateSiteStmt, err = db.PrepareContext(ctx, updateSite); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateSite: %w", err)
@@ -216,6 +279,16 @@ func (q *Queries) Close() error {
 	if q.assignmentsForStationStmt != nil {
 		if cerr := q.assignmentsForStationStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing assignmentsForStationStmt: %w", cerr)
+		}
+	}
+	if q.cDRStmt != nil {
+		if cerr := q.cDRStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing cDRStmt: %w", cerr)
+		}
+	}
+	if q.cDRBySessionStmt != nil {
+		if cerr := q.cDRBySessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing cDRBySessionStmt: %w", cerr)
 		}
 	}
 	if q.completeIdempotentResponseStmt != nil {
@@ -313,9 +386,39 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing driverGroupExistsStmt: %w", cerr)
 		}
 	}
+	if q.endSessionStmt != nil {
+		if cerr := q.endSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing endSessionStmt: %w", cerr)
+		}
+	}
+	if q.eventPositionStmt != nil {
+		if cerr := q.eventPositionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventPositionStmt: %w", cerr)
+		}
+	}
 	if q.idempotentResponseStmt != nil {
 		if cerr := q.idempotentResponseStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing idempotentResponseStmt: %w", cerr)
+		}
+	}
+	if q.insertCDRStmt != nil {
+		if cerr := q.insertCDRStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertCDRStmt: %w", cerr)
+		}
+	}
+	if q.insertEventStmt != nil {
+		if cerr := q.insertEventStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertEventStmt: %w", cerr)
+		}
+	}
+	if q.insertSampleStmt != nil {
+		if cerr := q.insertSampleStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertSampleStmt: %w", cerr)
+		}
+	}
+	if q.insertSessionStmt != nil {
+		if cerr := q.insertSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertSessionStmt: %w", cerr)
 		}
 	}
 	if q.insertTariffVersionStmt != nil {
@@ -343,6 +446,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listAssignmentsStmt: %w", cerr)
 		}
 	}
+	if q.listCDRsStmt != nil {
+		if cerr := q.listCDRsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listCDRsStmt: %w", cerr)
+		}
+	}
 	if q.listConnectorsStmt != nil {
 		if cerr := q.listConnectorsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listConnectorsStmt: %w", cerr)
@@ -356,6 +464,11 @@ func (q *Queries) Close() error {
 	if q.listDriversStmt != nil {
 		if cerr := q.listDriversStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listDriversStmt: %w", cerr)
+		}
+	}
+	if q.listSessionsStmt != nil {
+		if cerr := q.listSessionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listSessionsStmt: %w", cerr)
 		}
 	}
 	if q.listSitesStmt != nil {
@@ -383,14 +496,54 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listTokensStmt: %w", cerr)
 		}
 	}
+	if q.nextTransactionIDStmt != nil {
+		if cerr := q.nextTransactionIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing nextTransactionIDStmt: %w", cerr)
+		}
+	}
+	if q.openSessionsStmt != nil {
+		if cerr := q.openSessionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing openSessionsStmt: %w", cerr)
+		}
+	}
+	if q.pendingEventsStmt != nil {
+		if cerr := q.pendingEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing pendingEventsStmt: %w", cerr)
+		}
+	}
 	if q.releaseIdempotencyKeyStmt != nil {
 		if cerr := q.releaseIdempotencyKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing releaseIdempotencyKeyStmt: %w", cerr)
 		}
 	}
+	if q.samplesStmt != nil {
+		if cerr := q.samplesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing samplesStmt: %w", cerr)
+		}
+	}
 	if q.saveIdempotentResponseStmt != nil {
 		if cerr := q.saveIdempotentResponseStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing saveIdempotentResponseStmt: %w", cerr)
+		}
+	}
+	if q.sessionStmt != nil {
+		if cerr := q.sessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing sessionStmt: %w", cerr)
+		}
+	}
+	if q.sessionByRetransmissionKeyStmt != nil {
+		if cerr := q.sessionByRetransmissionKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing sessionByRetransmissionKeyStmt: %w", cerr)
+		}
+	}
+	if q.sessionByTransactionStmt != nil {
+		if cerr := q.sessionByTransactionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing sessionByTransactionStmt: %w", cerr)
+		}
+	}
+	if q.sessionStateStmt != nil {
+		if cerr := q.sessionStateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing sessionStateStmt: %w", cerr)
 		}
 	}
 	if q.setStationPasswordStmt != nil {
@@ -443,6 +596,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing tariffVersionStmt: %w", cerr)
 		}
 	}
+	if q.tariffVersionExistsStmt != nil {
+		if cerr := q.tariffVersionExistsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing tariffVersionExistsStmt: %w", cerr)
+		}
+	}
 	if q.tenantByNameStmt != nil {
 		if cerr := q.tenantByNameStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing tenantByNameStmt: %w", cerr)
@@ -463,6 +621,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing tokenByUIDStmt: %w", cerr)
 		}
 	}
+	if q.tokenExistsStmt != nil {
+		if cerr := q.tokenExistsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing tokenExistsStmt: %w", cerr)
+		}
+	}
 	if q.updateConnectorStmt != nil {
 		if cerr := q.updateConnectorStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing updateConnectorStmt: %w", cerr)
@@ -476,6 +639,11 @@ func (q *Queries) Close() error {
 	if q.updateDriverGroupStmt != nil {
 		if cerr := q.updateDriverGroupStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing updateDriverGroupStmt: %w", cerr)
+		}
+	}
+	if q.updateSessionStmt != nil {
+		if cerr := q.updateSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing updateSessionStmt: %w", cerr)
 		}
 	}
 	if q.updateSiteStmt != nil {
@@ -535,6 +703,8 @@ type Queries struct {
 	aPIKeyByHashStmt               *sql.Stmt
 	assignmentStmt                 *sql.Stmt
 	assignmentsForStationStmt      *sql.Stmt
+	cDRStmt                        *sql.Stmt
+	cDRBySessionStmt               *sql.Stmt
 	completeIdempotentResponseStmt *sql.Stmt
 	connectorStmt                  *sql.Stmt
 	connectorExistsStmt            *sql.Stmt
@@ -554,22 +724,38 @@ type Queries struct {
 	driverExistsStmt               *sql.Stmt
 	driverGroupStmt                *sql.Stmt
 	driverGroupExistsStmt          *sql.Stmt
+	endSessionStmt                 *sql.Stmt
+	eventPositionStmt              *sql.Stmt
 	idempotentResponseStmt         *sql.Stmt
+	insertCDRStmt                  *sql.Stmt
+	insertEventStmt                *sql.Stmt
+	insertSampleStmt               *sql.Stmt
+	insertSessionStmt              *sql.Stmt
 	insertTariffVersionStmt        *sql.Stmt
 	latestTariffVersionStmt        *sql.Stmt
 	latestTariffVersionNumberStmt  *sql.Stmt
 	listAPIKeysStmt                *sql.Stmt
 	listAssignmentsStmt            *sql.Stmt
+	listCDRsStmt                   *sql.Stmt
 	listConnectorsStmt             *sql.Stmt
 	listDriverGroupsStmt           *sql.Stmt
 	listDriversStmt                *sql.Stmt
+	listSessionsStmt               *sql.Stmt
 	listSitesStmt                  *sql.Stmt
 	listStationsStmt               *sql.Stmt
 	listTariffVersionsStmt         *sql.Stmt
 	listTariffsStmt                *sql.Stmt
 	listTokensStmt                 *sql.Stmt
+	nextTransactionIDStmt          *sql.Stmt
+	openSessionsStmt               *sql.Stmt
+	pendingEventsStmt              *sql.Stmt
 	releaseIdempotencyKeyStmt      *sql.Stmt
+	samplesStmt                    *sql.Stmt
 	saveIdempotentResponseStmt     *sql.Stmt
+	sessionStmt                    *sql.Stmt
+	sessionByRetransmissionKeyStmt *sql.Stmt
+	sessionByTransactionStmt       *sql.Stmt
+	sessionStateStmt               *sql.Stmt
 	setStationPasswordStmt         *sql.Stmt
 	siteStmt                       *sql.Stmt
 	siteExistsStmt                 *sql.Stmt
@@ -580,13 +766,16 @@ type Queries struct {
 	stationSiteStmt                *sql.Stmt
 	tariffExistsStmt               *sql.Stmt
 	tariffVersionStmt              *sql.Stmt
+	tariffVersionExistsStmt        *sql.Stmt
 	tenantByNameStmt               *sql.Stmt
 	tenantExistsStmt               *sql.Stmt
 	tokenStmt                      *sql.Stmt
 	tokenByUIDStmt                 *sql.Stmt
+	tokenExistsStmt                *sql.Stmt
 	updateConnectorStmt            *sql.Stmt
 	updateDriverStmt               *sql.Stmt
 	updateDriverGroupStmt          *sql.Stmt
+	updateSessionStmt              *sql.Stmt
 	updateSiteStmt                 *sql.Stmt
 	updateStationStmt              *sql.Stmt
 	updateTokenStmt                *sql.Stmt
@@ -599,6 +788,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		aPIKeyByHashStmt:               q.aPIKeyByHashStmt,
 		assignmentStmt:                 q.assignmentStmt,
 		assignmentsForStationStmt:      q.assignmentsForStationStmt,
+		cDRStmt:                        q.cDRStmt,
+		cDRBySessionStmt:               q.cDRBySessionStmt,
 		completeIdempotentResponseStmt: q.completeIdempotentResponseStmt,
 		connectorStmt:                  q.connectorStmt,
 		connectorExistsStmt:            q.connectorExistsStmt,
@@ -618,22 +809,38 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		driverExistsStmt:               q.driverExistsStmt,
 		driverGroupStmt:                q.driverGroupStmt,
 		driverGroupExistsStmt:          q.driverGroupExistsStmt,
+		endSessionStmt:                 q.endSessionStmt,
+		eventPositionStmt:              q.eventPositionStmt,
 		idempotentResponseStmt:         q.idempotentResponseStmt,
+		insertCDRStmt:                  q.insertCDRStmt,
+		insertEventStmt:                q.insertEventStmt,
+		insertSampleStmt:               q.insertSampleStmt,
+		insertSessionStmt:              q.insertSessionStmt,
 		insertTariffVersionStmt:        q.insertTariffVersionStmt,
 		latestTariffVersionStmt:        q.latestTariffVersionStmt,
 		latestTariffVersionNumberStmt:  q.latestTariffVersionNumberStmt,
 		listAPIKeysStmt:                q.listAPIKeysStmt,
 		listAssignmentsStmt:            q.listAssignmentsStmt,
+		listCDRsStmt:                   q.listCDRsStmt,
 		listConnectorsStmt:             q.listConnectorsStmt,
 		listDriverGroupsStmt:           q.listDriverGroupsStmt,
 		listDriversStmt:                q.listDriversStmt,
+		listSessionsStmt:               q.listSessionsStmt,
 		listSitesStmt:                  q.listSitesStmt,
 		listStationsStmt:               q.listStationsStmt,
 		listTariffVersionsStmt:         q.listTariffVersionsStmt,
 		listTariffsStmt:                q.listTariffsStmt,
 		listTokensStmt:                 q.listTokensStmt,
+		nextTransactionIDStmt:          q.nextTransactionIDStmt,
+		openSessionsStmt:               q.openSessionsStmt,
+		pendingEventsStmt:              q.pendingEventsStmt,
 		releaseIdempotencyKeyStmt:      q.releaseIdempotencyKeyStmt,
+		samplesStmt:                    q.samplesStmt,
 		saveIdempotentResponseStmt:     q.saveIdempotentResponseStmt,
+		sessionStmt:                    q.sessionStmt,
+		sessionByRetransmissionKeyStmt: q.sessionByRetransmissionKeyStmt,
+		sessionByTransactionStmt:       q.sessionByTransactionStmt,
+		sessionStateStmt:               q.sessionStateStmt,
 		setStationPasswordStmt:         q.setStationPasswordStmt,
 		siteStmt:                       q.siteStmt,
 		siteExistsStmt:                 q.siteExistsStmt,
@@ -644,13 +851,16 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		stationSiteStmt:                q.stationSiteStmt,
 		tariffExistsStmt:               q.tariffExistsStmt,
 		tariffVersionStmt:              q.tariffVersionStmt,
+		tariffVersionExistsStmt:        q.tariffVersionExistsStmt,
 		tenantByNameStmt:               q.tenantByNameStmt,
 		tenantExistsStmt:               q.tenantExistsStmt,
 		tokenStmt:                      q.tokenStmt,
 		tokenByUIDStmt:                 q.tokenByUIDStmt,
+		tokenExistsStmt:                q.tokenExistsStmt,
 		updateConnectorStmt:            q.updateConnectorStmt,
 		updateDriverStmt:               q.updateDriverStmt,
 		updateDriverGroupStmt:          q.updateDriverGroupStmt,
+		updateSessionStmt:              q.updateSessionStmt,
 		updateSiteStmt:                 q.updateSiteStmt,
 		updateStationStmt:              q.updateStationStmt,
 		updateTokenStmt:                q.updateTokenStmt,

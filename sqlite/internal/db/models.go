@@ -18,6 +18,19 @@ type ApiKey struct {
 	CreatedAt  int64
 }
 
+type Cdr struct {
+	TenantID     string
+	ID           string
+	SessionID    string
+	Currency     string
+	TotalExclVat string
+	TotalInclVat string
+	AmountMinor  int64
+	Document     string
+	Breakdown    string
+	CreatedAt    int64
+}
+
 type Connector struct {
 	TenantID        string
 	ID              string
@@ -48,6 +61,15 @@ type DriverGroup struct {
 	UpdatedAt int64
 }
 
+type Event struct {
+	Position  int64
+	ID        string
+	TenantID  string
+	Type      string
+	Payload   string
+	CreatedAt int64
+}
+
 type IdempotentResponse struct {
 	TenantID    string
 	Key         string
@@ -55,6 +77,41 @@ type IdempotentResponse struct {
 	Status      int64
 	Body        []byte
 	CreatedAt   int64
+}
+
+type MeterSample struct {
+	TenantID  string
+	SessionID string
+	Time      int64
+	EnergyWh  string
+	PowerW    string
+	CurrentA  string
+	Soc       string
+	Context   string
+}
+
+type Session struct {
+	TenantID         string
+	ID               string
+	StationID        string
+	ConnectorNumber  int64
+	TransactionID    int64
+	IDTag            string
+	TokenID          sql.NullString
+	DriverID         sql.NullString
+	GroupID          sql.NullString
+	TariffID         sql.NullString
+	TariffVersion    int64
+	MeterStartWh     string
+	MeterStopWh      string
+	StartedAt        int64
+	ParkingStartedAt sql.NullInt64
+	StoppedAt        sql.NullInt64
+	State            string
+	StopReason       string
+	Flags            string
+	CreatedAt        int64
+	UpdatedAt        int64
 }
 
 type Site struct {
@@ -129,4 +186,9 @@ type Token struct {
 	ExpiresAt sql.NullInt64
 	CreatedAt int64
 	UpdatedAt int64
+}
+
+type TransactionCounter struct {
+	TenantID          string
+	NextTransactionID int64
 }

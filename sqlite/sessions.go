@@ -1,0 +1,720 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/evbill/evbill"
+	"github.com/evbill/evbill/sqlite/internal/db"
+)
+
+var _ evbill.SessionStore = (*Store)(nil)
+
+// normalize returns t as the store keeps it: UTC, to the microsecond.
+func normalize(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// Flags are kept as one TEXT column, joined by commas: they are short
+// identifiers such as meter_backwards, which a comma never belongs to.
+
+func joinFlags(flags []string) string { return strings.Join(flags, ",") }
+
+func splitFlags(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+// checkFlags rejects a flag that the comma-joined column could not give
+// back as it was.
+func checkFlags(flags []string) error {
+	for _, f := range flags {
+		if f == "" || strings.Contains(f, ",") {
+			return evbill.Errorf(evbill.EINVALID, "flag %q is not valid: a flag is a non-empty word without commas", f)
+		}
+		if err := checkText("flag", f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkText rejects a NUL byte or invalid UTF-8 in any of the named
+// strings (pairs of field name and value): PostgreSQL's text refuses
+// them, and both engines must accept the same writes.
+func checkText(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if v := pairs[i+1]; !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+			return evbill.Errorf(evbill.EINVALID, "%s must be UTF-8 text without NUL bytes", pairs[i])
+		}
+	}
+	return nil
+}
+
+func checkState(state string, allowed ...string) error {
+	for _, a := range allowed {
+		if state == a {
+			return nil
+		}
+	}
+	return evbill.Errorf(evbill.EINVALID, "state %q is not one of %s", state, strings.Join(allowed, ", "))
+}
+
+func session(r db.Session) evbill.Session {
+	return evbill.Session{
+		ID: r.ID, TenantID: r.TenantID, StationID: r.StationID, ConnectorNumber: int(r.ConnectorNumber),
+		TransactionID: r.TransactionID, IDTag: r.IDTag, TokenID: r.TokenID.String,
+		DriverID: r.DriverID.String, GroupID: r.GroupID.String, TariffID: r.TariffID.String,
+		TariffVersion: int(r.TariffVersion), MeterStartWh: r.MeterStartWh, MeterStopWh: r.MeterStopWh,
+		StartedAt: fromMicros(r.StartedAt), ParkingStartedAt: fromNullMicros(r.ParkingStartedAt),
+		StoppedAt: fromNullMicros(r.StoppedAt), State: r.State, StopReason: r.StopReason,
+		Flags: splitFlags(r.Flags), CreatedAt: fromMicros(r.CreatedAt), UpdatedAt: fromMicros(r.UpdatedAt),
+	}
+}
+
+func sessions(rows []db.Session) []evbill.Session {
+	out := make([]evbill.Session, len(rows))
+	for i, r := range rows {
+		out[i] = session(r)
+	}
+	return out
+}
+
+func cdr(r db.Cdr) evbill.CDR {
+	return evbill.CDR{
+		ID: r.ID, TenantID: r.TenantID, SessionID: r.SessionID, Currency: r.Currency,
+		TotalExclVAT: r.TotalExclVat, TotalInclVAT: r.TotalInclVat, AmountMinor: r.AmountMinor,
+		Document: rawJSON(r.Document), Breakdown: rawJSON(r.Breakdown), CreatedAt: fromMicros(r.CreatedAt),
+	}
+}
+
+// rawJSON returns the stored bytes, nil for none, as both engines do.
+func rawJSON(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	return json.RawMessage(s)
+}
+
+func refToken(tenantID, id string) ref {
+	return ref{"token_id", id, func(ctx context.Context, q *db.Queries) (int64, error) {
+		return q.TokenExists(ctx, db.TokenExistsParams{TenantID: tenantID, ID: id})
+	}}
+}
+
+func refTariffVersion(tenantID, tariffID string, version int) ref {
+	v := ""
+	if tariffID != "" {
+		v = strconv.Itoa(version)
+	}
+	return ref{"tariff_version", v, func(ctx context.Context, q *db.Queries) (int64, error) {
+		return q.TariffVersionExists(ctx, db.TariffVersionExistsParams{TenantID: tenantID, TariffID: tariffID, Version: int64(version)})
+	}}
+}
+
+// checkWrite applies the rules that need no database, so that a write
+// breaking one fails with a clear message before it costs a savepoint.
+func checkWrite(w *evbill.SessionWrite) error {
+	n := 0
+	for _, set := range []bool{w.Start != nil, w.Samples != nil, w.Update != nil, w.End != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return evbill.Errorf(evbill.EINVALID, "exactly one of Start, Samples, Update and End must be set")
+	}
+	switch {
+	case w.Start != nil:
+		return checkStart(w.Start)
+	case w.Samples != nil:
+		return checkSamples(w.Samples)
+	case w.Update != nil:
+		return checkUpdate(w.Update)
+	}
+	return checkEnd(w.End)
+}
+
+func checkStart(s *evbill.Session) error {
+	if err := required("tenant_id", s.TenantID, "station_id", s.StationID); err != nil {
+		return err
+	}
+	if err := checkText("tenant_id", s.TenantID, "station_id", s.StationID, "id_tag", s.IDTag,
+		"token_id", s.TokenID, "driver_id", s.DriverID, "group_id", s.GroupID, "tariff_id", s.TariffID,
+		"meter_start_wh", s.MeterStartWh, "meter_stop_wh", s.MeterStopWh, "stop_reason", s.StopReason); err != nil {
+		return err
+	}
+	if err := fitsInt32("connector_number", s.ConnectorNumber); err != nil {
+		return err
+	}
+	if err := fitsInt32("tariff_version", s.TariffVersion); err != nil {
+		return err
+	}
+	if s.StartedAt.IsZero() {
+		return evbill.Errorf(evbill.EINVALID, "started_at is required")
+	}
+	state := s.State
+	if state == "" {
+		state = evbill.SessionActive
+	}
+	if err := checkState(state, evbill.SessionActive, evbill.SessionParking, evbill.SessionEnded); err != nil {
+		return err
+	}
+	if (state == evbill.SessionEnded) != (s.StoppedAt != nil) {
+		return evbill.Errorf(evbill.EINVALID, "stopped_at must be set exactly when the state is ended")
+	}
+	switch {
+	case s.TariffID == "" && s.TariffVersion != 0:
+		return evbill.Errorf(evbill.EINVALID, "tariff_version %d is set without a tariff_id", s.TariffVersion)
+	case s.TariffID != "" && s.TariffVersion < 1:
+		return evbill.Errorf(evbill.EINVALID, "tariff_version is required with tariff_id %q", s.TariffID)
+	}
+	return checkFlags(s.Flags)
+}
+
+func checkSamples(sw *evbill.SampleWrite) error {
+	if err := required("tenant_id", sw.TenantID, "session_id", sw.SessionID); err != nil {
+		return err
+	}
+	if err := checkText("tenant_id", sw.TenantID, "session_id", sw.SessionID); err != nil {
+		return err
+	}
+	for i, m := range sw.Samples {
+		if m.Time.IsZero() {
+			return evbill.Errorf(evbill.EINVALID, "sample %d: time is required", i)
+		}
+		if err := checkText("energy_wh", m.EnergyWh, "power_w", m.PowerW, "current_a", m.CurrentA, "soc", m.SoC, "context", m.Context); err != nil {
+			return evbill.Errorf(evbill.EINVALID, "sample %d: %s", i, err.Error())
+		}
+	}
+	return nil
+}
+
+func checkUpdate(s *evbill.Session) error {
+	if err := required("tenant_id", s.TenantID, "id", s.ID); err != nil {
+		return err
+	}
+	if err := checkText("tenant_id", s.TenantID, "id", s.ID); err != nil {
+		return err
+	}
+	if s.State == evbill.SessionEnded {
+		return evbill.Errorf(evbill.EINVALID, "state ended is set by ending the session, with its CDR, not by an update")
+	}
+	if err := checkState(s.State, evbill.SessionActive, evbill.SessionParking); err != nil {
+		return err
+	}
+	return checkFlags(s.Flags)
+}
+
+func checkEnd(e *evbill.EndWrite) error {
+	s := e.Session
+	if s == nil {
+		return evbill.Errorf(evbill.EINVALID, "the ended session is required")
+	}
+	if err := required("tenant_id", s.TenantID, "id", s.ID); err != nil {
+		return err
+	}
+	if s.StoppedAt == nil {
+		return evbill.Errorf(evbill.EINVALID, "stopped_at is required to end a session")
+	}
+	if err := checkText("tenant_id", s.TenantID, "id", s.ID, "meter_stop_wh", s.MeterStopWh, "stop_reason", s.StopReason); err != nil {
+		return err
+	}
+	if err := checkFlags(s.Flags); err != nil {
+		return err
+	}
+	if c := e.CDR; c != nil {
+		if c.TenantID != "" && c.TenantID != s.TenantID {
+			return evbill.Errorf(evbill.EINVALID, "the CDR's tenant_id %q is not the session's", c.TenantID)
+		}
+		if c.SessionID != "" && c.SessionID != s.ID {
+			return evbill.Errorf(evbill.EINVALID, "the CDR's session_id %q is not the ended session %q", c.SessionID, s.ID)
+		}
+		if err := checkText("CDR id", c.ID, "currency", c.Currency, "total_excl_vat", c.TotalExclVAT, "total_incl_vat", c.TotalInclVAT); err != nil {
+			return err
+		}
+	}
+	for i, ev := range e.Events {
+		if ev.TenantID != "" && ev.TenantID != s.TenantID {
+			return evbill.Errorf(evbill.EINVALID, "event %d: tenant_id %q is not the session's", i, ev.TenantID)
+		}
+		if ev.Type == "" {
+			return evbill.Errorf(evbill.EINVALID, "event %d: type is required", i)
+		}
+		if err := checkText("id", ev.ID, "type", ev.Type); err != nil {
+			return evbill.Errorf(evbill.EINVALID, "event %d: %s", i, err.Error())
+		}
+	}
+	return nil
+}
+
+// The savepoint every write runs in. One name serves all: each is
+// released (or rolled back to and released) before the next is taken.
+const (
+	savepoint         = "SAVEPOINT w"
+	releaseSavepoint  = "RELEASE w"
+	rollbackSavepoint = "ROLLBACK TO w"
+)
+
+// ApplySessionWrites applies the writes in one transaction on the writer
+// connection, each in a savepoint of its own: a write that fails sets its
+// Err and is undone alone, the others commit, with one fsync for all.
+// Each write's Err and Created are reset first; the records of the writes
+// that succeed are filled in once the transaction has committed. When the
+// transaction itself fails (the returned error), nothing was stored, and
+// every write that had no error of its own gets that error too, so that
+// no caller reading only its write's Err takes an unstored write for a
+// stored one.
+func (s *Store) ApplySessionWrites(ctx context.Context, writes []evbill.SessionWrite) error {
+	for i := range writes {
+		writes[i].Err, writes[i].Created = nil, false
+	}
+	if len(writes) == 0 {
+		return nil
+	}
+	err := s.applySessionWrites(ctx, writes)
+	if err != nil {
+		for i := range writes {
+			if writes[i].Err == nil {
+				writes[i].Err = err
+			}
+			writes[i].Created = false
+		}
+	}
+	return err
+}
+
+func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionWrite) error {
+	// Rules that need no database first, outside the write lock.
+	valid := 0
+	for i := range writes {
+		if writes[i].Err = checkWrite(&writes[i]); writes[i].Err == nil {
+			valid++
+		}
+	}
+	if valid == 0 {
+		return nil
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	// The savepoint statements are prepared once per batch, not parsed
+	// once per write.
+	var sp, release, rollback *sql.Stmt
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{{&sp, savepoint}, {&release, releaseSavepoint}, {&rollback, rollbackSavepoint}} {
+		if *p.stmt, err = tx.PrepareContext(ctx, p.sql); err != nil {
+			return fmt.Errorf("sqlite: prepare %s: %w", p.sql, err)
+		}
+	}
+	q := s.w.WithTx(tx)
+	now := now()
+	// What each stored write gives back to its caller, handed over once
+	// the transaction has committed.
+	fills := make([]func(), len(writes))
+	for i := range writes {
+		w := &writes[i]
+		if w.Err != nil {
+			continue
+		}
+		if _, err := sp.ExecContext(ctx); err != nil {
+			return fmt.Errorf("sqlite: savepoint: %w", err)
+		}
+		var fill func()
+		switch {
+		case w.Start != nil:
+			fill, w.Err = startSession(ctx, q, w, now)
+		case w.Samples != nil:
+			fill, w.Err = addSamples(ctx, q, w.Samples)
+		case w.Update != nil:
+			fill, w.Err = updateSession(ctx, q, w.Update, now)
+		default:
+			fill, w.Err = endSession(ctx, q, w.End, now)
+		}
+		if w.Err != nil {
+			// ROLLBACK TO undoes the write but keeps the savepoint, which
+			// RELEASE then removes. If either fails, the transaction is
+			// gone (SQLite rolls back the whole of it on some errors).
+			if _, err := rollback.ExecContext(ctx); err != nil {
+				return fmt.Errorf("sqlite: rollback to savepoint after %v: %w", w.Err, err)
+			}
+		}
+		if _, err := release.ExecContext(ctx); err != nil {
+			return fmt.Errorf("sqlite: release savepoint: %w", err)
+		}
+		if w.Err == nil {
+			fills[i] = fill
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	for _, fill := range fills {
+		if fill != nil {
+			fill()
+		}
+	}
+	return nil
+}
+
+// noFill is the fill of a write that gives nothing back.
+func noFill() {}
+
+// startSession stores a new session, or finds the one that has its
+// retransmission key; fill gives the caller that session and whether it
+// was created.
+func startSession(ctx context.Context, q *db.Queries, w *evbill.SessionWrite, now time.Time) (fill func(), err error) {
+	s := w.Start
+	startedAt := normalize(s.StartedAt)
+	existing, err := q.SessionByRetransmissionKey(ctx, db.SessionByRetransmissionKeyParams{
+		TenantID: s.TenantID, StationID: s.StationID, ConnectorNumber: int64(s.ConnectorNumber),
+		IDTag: s.IDTag, MeterStartWh: s.MeterStartWh, StartedAt: startedAt.UnixMicro(),
+	})
+	if err == nil {
+		return func() { *s = session(existing) }, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: start session: %w", err)
+	}
+	txID, err := q.NextTransactionID(ctx, s.TenantID)
+	if err != nil {
+		return nil, writeErr(ctx, q, "start session", err, nil, []ref{refTenant(s.TenantID)})
+	}
+	// OCPP 1.6 carries transactionId as a JSON integer that chargers
+	// hold in 32 bits.
+	if txID > math.MaxInt32 {
+		return nil, evbill.Errorf(evbill.ECONFLICT, "tenant %q has used every OCPP transaction ID", s.TenantID)
+	}
+	state := s.State
+	if state == "" {
+		state = evbill.SessionActive
+	}
+	r, err := q.InsertSession(ctx, db.InsertSessionParams{
+		TenantID: s.TenantID, ID: evbill.NewID(evbill.PrefixSession), StationID: s.StationID,
+		ConnectorNumber: int64(s.ConnectorNumber), TransactionID: txID, IDTag: s.IDTag,
+		TokenID: nullString(s.TokenID), DriverID: nullString(s.DriverID), GroupID: nullString(s.GroupID),
+		TariffID: nullString(s.TariffID), TariffVersion: int64(s.TariffVersion),
+		MeterStartWh: s.MeterStartWh, MeterStopWh: s.MeterStopWh, StartedAt: startedAt.UnixMicro(),
+		ParkingStartedAt: nullMicros(normTime(s.ParkingStartedAt)), StoppedAt: nullMicros(normTime(s.StoppedAt)),
+		State: state, StopReason: s.StopReason, Flags: joinFlags(s.Flags),
+		CreatedAt: now.UnixMicro(), UpdatedAt: now.UnixMicro(),
+	})
+	if err != nil {
+		return nil, writeErr(ctx, q, "start session", err, nil, []ref{
+			refStation(s.TenantID, s.StationID), refToken(s.TenantID, s.TokenID),
+			refDriver(s.TenantID, s.DriverID), refGroup("group_id", s.TenantID, s.GroupID),
+			refTariff(s.TenantID, s.TariffID), refTariffVersion(s.TenantID, s.TariffID, s.TariffVersion),
+		})
+	}
+	return func() { *s, w.Created = session(r), true }, nil
+}
+
+// sessionGone explains why a session the write needs could not be
+// changed: it does not exist for the tenant, or it has ended.
+func sessionGone(ctx context.Context, q *db.Queries, tenantID, id string) error {
+	state, err := q.SessionState(ctx, db.SessionStateParams{TenantID: tenantID, ID: id})
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound("session", id)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: read session %q: %w", id, err)
+	}
+	if state == evbill.SessionEnded {
+		return evbill.Errorf(evbill.ECONFLICT, "session %q has already ended", id)
+	}
+	return fmt.Errorf("sqlite: session %q is %s but could not be changed", id, state)
+}
+
+func addSamples(ctx context.Context, q *db.Queries, sw *evbill.SampleWrite) (fill func(), err error) {
+	state, err := q.SessionState(ctx, db.SessionStateParams{TenantID: sw.TenantID, ID: sw.SessionID})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("session", sw.SessionID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: add samples: %w", err)
+	}
+	if state == evbill.SessionEnded {
+		return nil, evbill.Errorf(evbill.EINVALID, "session %q has ended: its samples can no longer change", sw.SessionID)
+	}
+	for _, m := range sw.Samples {
+		err := q.InsertSample(ctx, db.InsertSampleParams{
+			TenantID: sw.TenantID, SessionID: sw.SessionID, Time: normalize(m.Time).UnixMicro(),
+			EnergyWh: m.EnergyWh, PowerW: m.PowerW, CurrentA: m.CurrentA, Soc: m.SoC, Context: m.Context,
+		})
+		if err != nil {
+			return nil, writeErr(ctx, q, "add samples", err, nil, nil)
+		}
+	}
+	return noFill, nil
+}
+
+func updateSession(ctx context.Context, q *db.Queries, s *evbill.Session, now time.Time) (fill func(), err error) {
+	r, err := q.UpdateSession(ctx, db.UpdateSessionParams{
+		State: s.State, ParkingStartedAt: nullMicros(normTime(s.ParkingStartedAt)), Flags: joinFlags(s.Flags),
+		UpdatedAt: now.UnixMicro(), TenantID: s.TenantID, ID: s.ID,
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, sessionGone(ctx, q, s.TenantID, s.ID)
+	}
+	if err != nil {
+		return nil, writeErr(ctx, q, "update session", err, nil, nil)
+	}
+	return func() { *s = session(r) }, nil
+}
+
+// endSession ends the session and stores its CDR and events.
+func endSession(ctx context.Context, q *db.Queries, e *evbill.EndWrite, now time.Time) (fill func(), err error) {
+	s := e.Session
+	r, err := q.EndSession(ctx, db.EndSessionParams{
+		MeterStopWh: s.MeterStopWh, StoppedAt: nullMicros(normTime(s.StoppedAt)),
+		ParkingStartedAt: nullMicros(normTime(s.ParkingStartedAt)), StopReason: s.StopReason,
+		Flags: joinFlags(s.Flags), UpdatedAt: now.UnixMicro(), TenantID: s.TenantID, ID: s.ID,
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, sessionGone(ctx, q, s.TenantID, s.ID)
+	}
+	if err != nil {
+		return nil, writeErr(ctx, q, "end session", err, nil, nil)
+	}
+	var c evbill.CDR
+	if e.CDR != nil {
+		c = *e.CDR
+		c.TenantID, c.SessionID, c.CreatedAt = s.TenantID, s.ID, now
+		if c.ID == "" {
+			c.ID = evbill.NewID(evbill.PrefixCDR)
+		}
+		err := q.InsertCDR(ctx, db.InsertCDRParams{
+			TenantID: c.TenantID, ID: c.ID, SessionID: c.SessionID, Currency: c.Currency,
+			TotalExclVat: c.TotalExclVAT, TotalInclVat: c.TotalInclVAT, AmountMinor: c.AmountMinor,
+			Document: string(c.Document), Breakdown: string(c.Breakdown), CreatedAt: c.CreatedAt.UnixMicro(),
+		})
+		if err != nil {
+			return nil, writeErr(ctx, q, "store CDR", err, []unique{
+				{columns: "cdrs.tenant_id, cdrs.session_id", msg: fmt.Sprintf("session %q already has a CDR", s.ID)},
+				{columns: "cdrs.tenant_id, cdrs.id", field: "CDR id", value: c.ID},
+			}, nil)
+		}
+		c.Document, c.Breakdown = bytesOrNil(c.Document), bytesOrNil(c.Breakdown)
+	}
+	events := make([]evbill.Event, len(e.Events))
+	for i, ev := range e.Events {
+		ev.TenantID, ev.CreatedAt = s.TenantID, now
+		if ev.ID == "" {
+			ev.ID = evbill.NewID(evbill.PrefixEvent)
+		}
+		err := q.InsertEvent(ctx, db.InsertEventParams{
+			ID: ev.ID, TenantID: ev.TenantID, Type: ev.Type, Payload: string(ev.Payload), CreatedAt: now.UnixMicro(),
+		})
+		if err != nil {
+			return nil, writeErr(ctx, q, "store event", err,
+				[]unique{{columns: "events.id", field: "event id", value: ev.ID}}, nil)
+		}
+		ev.Payload = bytesOrNil(ev.Payload)
+		events[i] = ev
+	}
+	return func() {
+		*s = session(r)
+		if e.CDR != nil {
+			*e.CDR = c
+		}
+		copy(e.Events, events)
+	}, nil
+}
+
+// runWrite applies one write through ApplySessionWrites: the single-write
+// methods are the same path as a batch, so they cannot behave otherwise.
+func (s *Store) runWrite(ctx context.Context, w evbill.SessionWrite) (evbill.SessionWrite, error) {
+	ws := []evbill.SessionWrite{w}
+	if err := s.ApplySessionWrites(ctx, ws); err != nil {
+		return ws[0], err
+	}
+	return ws[0], ws[0].Err
+}
+
+// StartSession stores a new session with the tenant's next transaction
+// ID, or, for a retransmitted StartTransaction, fills s with the session
+// already stored and returns created false. The store sets ID,
+// TransactionID, CreatedAt and UpdatedAt, and State to active when empty.
+func (s *Store) StartSession(ctx context.Context, ss *evbill.Session) (bool, error) {
+	w, err := s.runWrite(ctx, evbill.SessionWrite{Start: ss})
+	return w.Created, err
+}
+
+// AddSamples stores the readings of one of the tenant's sessions; a reading
+// at an instant the session already has is ignored. ENOTFOUND when the
+// session does not exist, EINVALID when it has ended.
+func (s *Store) AddSamples(ctx context.Context, tenantID, sessionID string, samples []evbill.MeterSample) error {
+	_, err := s.runWrite(ctx, evbill.SessionWrite{Samples: &evbill.SampleWrite{TenantID: tenantID, SessionID: sessionID, Samples: samples}})
+	return err
+}
+
+// UpdateSession stores the session's State (active or parking),
+// ParkingStartedAt and Flags, and fills in the stored record; nothing else
+// changes. ENOTFOUND when the session does not exist, ECONFLICT when it has
+// ended.
+func (s *Store) UpdateSession(ctx context.Context, ss *evbill.Session) error {
+	_, err := s.runWrite(ctx, evbill.SessionWrite{Update: ss})
+	return err
+}
+
+// EndSession ends the session (storing MeterStopWh, StoppedAt,
+// ParkingStartedAt, StopReason and Flags), stores its CDR when not nil and
+// the events, in one transaction, and fills them in as stored.
+// ECONFLICT when the session has already ended.
+func (s *Store) EndSession(ctx context.Context, ss *evbill.Session, c *evbill.CDR, events []evbill.Event) error {
+	_, err := s.runWrite(ctx, evbill.SessionWrite{End: &evbill.EndWrite{Session: ss, CDR: c, Events: events}})
+	return err
+}
+
+// Session returns one of the tenant's sessions.
+func (s *Store) Session(ctx context.Context, tenantID, id string) (evbill.Session, error) {
+	r, err := s.r.Session(ctx, db.SessionParams{TenantID: tenantID, ID: id})
+	if err != nil {
+		return evbill.Session{}, readErr(err, "session", id)
+	}
+	return session(r), nil
+}
+
+// SessionByTransaction finds the session of one of the tenant's stations
+// by the OCPP transaction ID it was given.
+func (s *Store) SessionByTransaction(ctx context.Context, tenantID, stationID string, transactionID int64) (evbill.Session, error) {
+	r, err := s.r.SessionByTransaction(ctx, db.SessionByTransactionParams{
+		TenantID: tenantID, TransactionID: transactionID, StationID: stationID,
+	})
+	if err != nil {
+		return evbill.Session{}, readErr(err, "session with transaction_id", strconv.FormatInt(transactionID, 10))
+	}
+	return session(r), nil
+}
+
+// OpenSessions returns the sessions of the station that have not ended,
+// ordered by ID; empty for a station that does not exist.
+func (s *Store) OpenSessions(ctx context.Context, tenantID, stationID string) ([]evbill.Session, error) {
+	rows, err := s.r.OpenSessions(ctx, db.OpenSessionsParams{TenantID: tenantID, StationID: stationID})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open sessions: %w", err)
+	}
+	return sessions(rows), nil
+}
+
+// ListSessions returns a page of the tenant's sessions, ordered by ID.
+func (s *Store) ListSessions(ctx context.Context, tenantID string, p evbill.Page) ([]evbill.Session, error) {
+	rows, err := s.r.ListSessions(ctx, db.ListSessionsParams{TenantID: tenantID, After: p.After, Lim: limit(p)})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list sessions: %w", err)
+	}
+	return sessions(rows), nil
+}
+
+// Samples returns the readings of one of the tenant's sessions ordered by
+// time; ENOTFOUND when the session does not exist. Only an empty answer
+// costs a second query, to tell a session without samples from a missing
+// one.
+func (s *Store) Samples(ctx context.Context, tenantID, sessionID string) ([]evbill.MeterSample, error) {
+	rows, err := s.r.Samples(ctx, db.SamplesParams{TenantID: tenantID, SessionID: sessionID})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: samples: %w", err)
+	}
+	if len(rows) == 0 {
+		if _, err := s.r.SessionState(ctx, db.SessionStateParams{TenantID: tenantID, ID: sessionID}); err != nil {
+			return nil, readErr(err, "session", sessionID)
+		}
+	}
+	out := make([]evbill.MeterSample, len(rows))
+	for i, r := range rows {
+		out[i] = evbill.MeterSample{
+			SessionID: r.SessionID, Time: fromMicros(r.Time), EnergyWh: r.EnergyWh, PowerW: r.PowerW,
+			CurrentA: r.CurrentA, SoC: r.Soc, Context: r.Context,
+		}
+	}
+	return out, nil
+}
+
+// CDR returns one of the tenant's CDRs.
+func (s *Store) CDR(ctx context.Context, tenantID, id string) (evbill.CDR, error) {
+	r, err := s.r.CDR(ctx, db.CDRParams{TenantID: tenantID, ID: id})
+	if err != nil {
+		return evbill.CDR{}, readErr(err, "CDR", id)
+	}
+	return cdr(r), nil
+}
+
+// CDRBySession returns the CDR of one of the tenant's sessions; ENOTFOUND
+// also when the session has none (yet, or because it was not priced).
+func (s *Store) CDRBySession(ctx context.Context, tenantID, sessionID string) (evbill.CDR, error) {
+	r, err := s.r.CDRBySession(ctx, db.CDRBySessionParams{TenantID: tenantID, SessionID: sessionID})
+	if err != nil {
+		return evbill.CDR{}, readErr(err, "CDR of session", sessionID)
+	}
+	return cdr(r), nil
+}
+
+// ListCDRs returns a page of the tenant's CDRs, ordered by ID.
+func (s *Store) ListCDRs(ctx context.Context, tenantID string, p evbill.Page) ([]evbill.CDR, error) {
+	rows, err := s.r.ListCDRs(ctx, db.ListCDRsParams{TenantID: tenantID, After: p.After, Lim: limit(p)})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list CDRs: %w", err)
+	}
+	out := make([]evbill.CDR, len(rows))
+	for i, r := range rows {
+		out[i] = cdr(r)
+	}
+	return out, nil
+}
+
+// PendingEvents returns up to limit outbox events of every tenant (limit
+// is read as a Page's), in the order they were committed, after the
+// cursor: "" for the first, the decimal outbox position of an event, or
+// the ID of the last event the caller has handled, since evbill.Event
+// does not carry its position.
+func (s *Store) PendingEvents(ctx context.Context, after string, limit int) ([]evbill.Event, error) {
+	pos, err := eventCursor(after, func(id string) (int64, error) {
+		p, err := s.r.EventPosition(ctx, id)
+		if err != nil {
+			return 0, readErr(err, "event", id)
+		}
+		return p, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.r.PendingEvents(ctx, db.PendingEventsParams{After: pos, Lim: int64(evbill.Page{Limit: limit}.Size())})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: pending events: %w", err)
+	}
+	out := make([]evbill.Event, len(rows))
+	for i, r := range rows {
+		out[i] = evbill.Event{
+			ID: r.ID, TenantID: r.TenantID, Type: r.Type, Payload: rawJSON(r.Payload), CreatedAt: fromMicros(r.CreatedAt),
+		}
+	}
+	return out, nil
+}
+
+// eventCursor reads PendingEvents' after: "" is position 0; digits are a
+// position; anything else is an event ID, whose position byID finds.
+func eventCursor(after string, byID func(id string) (int64, error)) (int64, error) {
+	if after == "" {
+		return 0, nil
+	}
+	if after[0] >= '0' && after[0] <= '9' {
+		n, err := strconv.ParseInt(after, 10, 64)
+		if err != nil {
+			return 0, evbill.Errorf(evbill.EINVALID, "after %q is neither an outbox position nor an event ID", after)
+		}
+		return n, nil
+	}
+	return byID(after)
+}
