@@ -227,6 +227,9 @@ type Store interface {
 	CreateStation(ctx context.Context, s *Station) error
 	Station(ctx context.Context, tenantID, id string) (Station, error)
 	StationByChargePointID(ctx context.Context, tenantID, chargePointID string) (Station, error)
+	// StationsByChargePointID looks across tenants: an OCPP connection
+	// names only its charge point id. The password decides which, if any.
+	StationsByChargePointID(ctx context.Context, chargePointID string) ([]Station, error)
 	ListStations(ctx context.Context, tenantID string, p Page) ([]Station, error)
 	UpdateStation(ctx context.Context, s *Station) error
 	// SetStationPassword stores the hash of the station's OCPP password.

@@ -972,3 +972,18 @@ func (s *Store) ReleaseIdempotencyKey(ctx context.Context, tenantID, key string,
 	}
 	return nil
 }
+
+// StationsByChargePointID finds the stations with the charge point id in
+// every tenant: how an OCPP connection, which names only its charge point,
+// finds its station. At most 16 are returned.
+func (s *Store) StationsByChargePointID(ctx context.Context, chargePointID string) ([]evbill.Station, error) {
+	rows, err := s.q.StationsByChargePointID(ctx, chargePointID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: stations by charge point id: %w", err)
+	}
+	out := make([]evbill.Station, len(rows))
+	for i, r := range rows {
+		out[i] = station(db.StationRow(r))
+	}
+	return out, nil
+}

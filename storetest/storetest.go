@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) evbill.Store) {
 		{"APIKeys", testAPIKeys},
 		{"Sites", testSites},
 		{"Stations", testStations},
+		{"StationsAcrossTenants", testStationsAcrossTenants},
 		{"StationPassword", testStationPassword},
 		{"Connectors", testConnectors},
 		{"Tariffs", testTariffs},
@@ -1408,4 +1409,25 @@ func testTenantIsolation(t *testing.T, s evbill.Store) {
 	gotIdem, err := s.IdempotentResponse(ctx, a.ID, idem.Key)
 	noErr(t, "IdempotentResponse", err)
 	equal(t, "A's idempotent response", gotIdem, idem)
+}
+
+// testStationsAcrossTenants: a charge point id used by two tenants finds
+// both stations, and nothing else.
+func testStationsAcrossTenants(t *testing.T, s evbill.Store) {
+	ctx := t.Context()
+	a, b := newTenant(t, s), newTenant(t, s)
+	cp := uniq("CP")
+	sa := evbill.Station{TenantID: a.ID, SiteID: newSite(t, s, a.ID).ID, ChargePointID: cp}
+	sb := evbill.Station{TenantID: b.ID, SiteID: newSite(t, s, b.ID).ID, ChargePointID: cp}
+	noErr(t, "CreateStation", s.CreateStation(ctx, &sa))
+	noErr(t, "CreateStation", s.CreateStation(ctx, &sb))
+	got, err := s.StationsByChargePointID(ctx, cp)
+	noErr(t, "StationsByChargePointID", err)
+	want := sortBy(func(x evbill.Station) string { return x.TenantID + "/" + x.ID }, sa, sb)
+	equal(t, "StationsByChargePointID", got, want)
+	none, err := s.StationsByChargePointID(ctx, uniq("CP"))
+	noErr(t, "StationsByChargePointID of an unused id", err)
+	if len(none) != 0 {
+		t.Fatalf("an unused charge point id found %d stations", len(none))
+	}
 }

@@ -27,3 +27,9 @@ SELECT password_hash FROM stations WHERE tenant_id = $1 AND id = $2;
 
 -- name: StationSite :one
 SELECT site_id FROM stations WHERE tenant_id = $1 AND id = $2;
+
+-- StationsByChargePointID is, with APIKeyByHash, a lookup across tenants:
+-- an OCPP connection names only its charge point id.
+-- name: StationsByChargePointID :many
+SELECT tenant_id, id, site_id, charge_point_id, vendor, model, (password_hash IS NOT NULL)::boolean AS has_password, created_at, updated_at
+FROM stations WHERE charge_point_id = @charge_point_id ORDER BY tenant_id, id LIMIT 16;

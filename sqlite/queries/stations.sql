@@ -30,3 +30,9 @@ SELECT site_id FROM stations WHERE tenant_id = ? AND id = ?;
 
 -- name: StationExists :one
 SELECT count(*) FROM stations WHERE tenant_id = ? AND id = ?;
+
+-- StationsByChargePointID is, with APIKeyByHash, a lookup across tenants:
+-- an OCPP connection names only its charge point id.
+-- name: StationsByChargePointID :many
+SELECT tenant_id, id, site_id, charge_point_id, vendor, model, password_hash IS NOT NULL AS has_password, created_at, updated_at
+FROM stations WHERE charge_point_id = @charge_point_id ORDER BY tenant_id, id LIMIT 16;

@@ -227,6 +227,55 @@ func (q *Queries) StationSite(ctx context.Context, arg StationSiteParams) (strin
 	return site_id, err
 }
 
+const stationsByChargePointID = `-- name: StationsByChargePointID :many
+SELECT tenant_id, id, site_id, charge_point_id, vendor, model, (password_hash IS NOT NULL)::boolean AS has_password, created_at, updated_at
+FROM stations WHERE charge_point_id = $1 ORDER BY tenant_id, id LIMIT 16
+`
+
+type StationsByChargePointIDRow struct {
+	TenantID      string
+	ID            string
+	SiteID        string
+	ChargePointID string
+	Vendor        string
+	Model         string
+	HasPassword   bool
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// StationsByChargePointID is, with APIKeyByHash, a lookup across tenants:
+// an OCPP connection names only its charge point id.
+func (q *Queries) StationsByChargePointID(ctx context.Context, chargePointID string) ([]StationsByChargePointIDRow, error) {
+	rows, err := q.db.Query(ctx, stationsByChargePointID, chargePointID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []StationsByChargePointIDRow
+	for rows.Next() {
+		var i StationsByChargePointIDRow
+		if err := rows.Scan(
+			&i.TenantID,
+			&i.ID,
+			&i.SiteID,
+			&i.ChargePointID,
+			&i.Vendor,
+			&i.Model,
+			&i.HasPassword,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const updateStation = `-- name: UpdateStation :one
 UPDATE stations SET site_id = $1, charge_point_id = $2, vendor = $3, model = $4, updated_at = $5
 WHERE tenant_id = $6 AND id = $7

@@ -216,6 +216,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.stationSiteStmt, err = db.PrepareContext(ctx, stationSite); err != nil {
 		return nil, fmt.Errorf("error preparing query StationSite: %w", err)
 	}
+	if q.stationsByChargePointIDStmt, err = db.PrepareContext(ctx, stationsByChargePointID); err != nil {
+		return nil, fmt.Errorf("error preparing query StationsByChargePointID: %w", err)
+	}
 	if q.tariffExistsStmt, err = db.PrepareContext(ctx, tariffExists); err != nil {
 		return nil, fmt.Errorf("error preparing query TariffExists: %w", err)
 	}
@@ -586,6 +589,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing stationSiteStmt: %w", cerr)
 		}
 	}
+	if q.stationsByChargePointIDStmt != nil {
+		if cerr := q.stationsByChargePointIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing stationsByChargePointIDStmt: %w", cerr)
+		}
+	}
 	if q.tariffExistsStmt != nil {
 		if cerr := q.tariffExistsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing tariffExistsStmt: %w", cerr)
@@ -764,6 +772,7 @@ type Queries struct {
 	stationExistsStmt              *sql.Stmt
 	stationPasswordHashStmt        *sql.Stmt
 	stationSiteStmt                *sql.Stmt
+	stationsByChargePointIDStmt    *sql.Stmt
 	tariffExistsStmt               *sql.Stmt
 	tariffVersionStmt              *sql.Stmt
 	tariffVersionExistsStmt        *sql.Stmt
@@ -849,6 +858,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		stationExistsStmt:              q.stationExistsStmt,
 		stationPasswordHashStmt:        q.stationPasswordHashStmt,
 		stationSiteStmt:                q.stationSiteStmt,
+		stationsByChargePointIDStmt:    q.stationsByChargePointIDStmt,
 		tariffExistsStmt:               q.tariffExistsStmt,
 		tariffVersionStmt:              q.tariffVersionStmt,
 		tariffVersionExistsStmt:        q.tariffVersionExistsStmt,
