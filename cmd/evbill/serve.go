@@ -17,7 +17,10 @@ import (
 	"github.com/evbill/evbill"
 	"github.com/evbill/evbill/api"
 	"github.com/evbill/evbill/auth"
+	"github.com/evbill/evbill/charging"
+	"github.com/evbill/evbill/ocpp"
 	"github.com/evbill/evbill/postgres"
+	"github.com/evbill/evbill/pricing"
 	"github.com/evbill/evbill/sqlite"
 )
 
@@ -32,9 +35,10 @@ func (f *storeFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 		"`directory` holding the SQLite database evbill.db (env EVBILL_DATA); ignored when EVBILL_DATABASE_URL is set")
 }
 
-// migrator is what both stores offer beyond evbill.Store.
+// migrator is what both stores offer: records, sessions and migrations.
 type migrator interface {
 	evbill.Store
+	evbill.SessionStore
 	MigrationVersion(ctx context.Context) (int64, error)
 }
 
@@ -94,16 +98,25 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := bootstrap(ctx, store, stdout, log); err != nil {
 		return err
 	}
-	handler, err := api.New(api.Config{Store: store, Logger: log, Version: version})
+	// One resolver for the API and the chargers, so an operator's change
+	// to a tariff reaches the next StartTransaction at once.
+	resolver := pricing.NewResolver(store)
+	handler, err := api.New(api.Config{Store: store, Resolver: resolver, Logger: log, Version: version})
 	if err != nil {
 		return err
 	}
+	charge := charging.NewService(charging.Config{Store: store, Resolver: resolver, Logger: log})
+	defer charge.Close()
+	central := &ocpp.Server{Authenticate: charge.Authenticate, Handler: charge, Logger: log}
+	mux := http.NewServeMux()
+	mux.Handle("/ocpp/", central)
+	mux.Handle("/", handler)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return evbill.Errorf(evbill.EINVALID, "serve: %v", err)
 	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -121,6 +134,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("shutting down")
 	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	// WebSocket connections are hijacked: http.Server.Shutdown does not
+	// wait for them, the central system does.
+	if err := central.Shutdown(shutdown); err != nil {
+		log.Warn("closing charger connections", "err", err)
+	}
 	if err := srv.Shutdown(shutdown); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

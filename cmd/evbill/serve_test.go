@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // buildBinary builds evbill once per test binary run.
@@ -182,6 +185,12 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Errorf("quote has no total: %v", quote)
 	}
 
+	// A charger connects over OCPP 1.6J with its password and boots.
+	if code, body := s.do(t, "PUT", fmt.Sprintf("/api/v1/stations/%s/password", station["id"]), map[string]any{"password": "correct horse battery"}); code != 204 {
+		t.Fatalf("set password: %d %v", code, body)
+	}
+	bootCharger(t, "ws"+strings.TrimPrefix(s.base, "http")+"/ocpp/AMS-CP-001", "AMS-CP-001", "correct horse battery")
+
 	// An update is a new version; the old one stays readable.
 	tariffDoc["tariff_alt_text"] = []map[string]string{{"language": "en", "text": "Updated."}}
 	code, v2 := s.do(t, "PUT", fmt.Sprintf("/api/v1/tariffs/%s", tf["id"]), tariffDoc)
@@ -229,5 +238,31 @@ func TestAPIKeyCommand(t *testing.T) {
 	out, err = exec.Command(bin, "migrate", "--data", data).Output()
 	if err != nil || !strings.Contains(string(out), "migration") {
 		t.Errorf("migrate: %v %s", err, out)
+	}
+}
+
+// bootCharger connects as a charge point and checks its BootNotification
+// is accepted.
+func bootCharger(t *testing.T, url, cp, password string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h := http.Header{}
+	h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(cp+":"+password)))
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"ocpp1.6"}, HTTPHeader: h})
+	if err != nil {
+		t.Fatalf("charger connection: %v", err)
+	}
+	defer c.Close(websocket.StatusNormalClosure, "")
+	if err := c.Write(ctx, websocket.MessageText, []byte(`[2,"1","BootNotification",{"chargePointVendor":"Alfen","chargePointModel":"Eve"}]`)); err != nil {
+		t.Fatal(err)
+	}
+	_, b, err := c.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f []json.RawMessage
+	if json.Unmarshal(b, &f) != nil || len(f) != 3 || string(f[0]) != "3" || !strings.Contains(string(f[2]), `"Accepted"`) {
+		t.Fatalf("boot answered %s", b)
 	}
 }

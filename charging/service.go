@@ -1,0 +1,535 @@
+package charging
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/govalues/decimal"
+
+	"github.com/evbill/evbill"
+	"github.com/evbill/evbill/auth"
+	"github.com/evbill/evbill/cdr"
+	"github.com/evbill/evbill/money"
+	"github.com/evbill/evbill/ocpp"
+	"github.com/evbill/evbill/pricing"
+	"github.com/evbill/evbill/tariff"
+)
+
+// Stores is what the service needs of the database.
+type Stores interface {
+	evbill.Store
+	evbill.SessionStore
+}
+
+// Service is the central system's business logic: it implements
+// ocpp.Handler, turning the chargers' messages into sessions, samples and,
+// when a session ends, a priced CDR stored with its cdr.created event in
+// the same transaction. Every transaction message is answered only after
+// its write is committed.
+type Service struct {
+	store    Stores
+	resolver *pricing.Resolver
+	log      *slog.Logger
+	now      func() time.Time
+	commit   *committer
+	party    [2]string // the CPO's OCPI country code and party id, for CDRs
+
+	// PaymentCheck is where payment (to come) refuses a token that may
+	// charge but has no valid payment method. nil accepts every token
+	// the token rules accept.
+	PaymentCheck func(ctx context.Context, tok evbill.Token) (ocpp.AuthorizationStatus, error)
+}
+
+var _ ocpp.Handler = (*Service)(nil)
+
+// Config configures a Service.
+type Config struct {
+	Store       Stores
+	Resolver    *pricing.Resolver // nil: a resolver of its own
+	Logger      *slog.Logger      // nil: slog.Default()
+	CountryCode string            // the CPO's OCPI identity in CDRs; default "NL"
+	PartyID     string            // default "EVB"
+}
+
+// NewService starts a service; Close stops its committer.
+func NewService(cfg Config) *Service {
+	s := &Service{store: cfg.Store, resolver: cfg.Resolver, log: cfg.Logger, now: time.Now,
+		commit: newCommitter(cfg.Store), party: [2]string{cfg.CountryCode, cfg.PartyID}}
+	if s.resolver == nil {
+		s.resolver = pricing.NewResolver(cfg.Store)
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.party[0] == "" {
+		s.party[0] = "NL"
+	}
+	if s.party[1] == "" {
+		s.party[1] = "EVB"
+	}
+	return s
+}
+
+// Close waits for the writes in flight and stops the committer.
+func (s *Service) Close() { s.commit.close() }
+
+// Authenticate is ocpp.Server's security profile 1 check: the charge
+// point id names stations (in any tenant), and the Basic auth password
+// must match one of their hashed OCPP passwords.
+func (s *Service) Authenticate(ctx context.Context, chargePointID, password string, hasPassword bool) (ocpp.Identity, error) {
+	if !hasPassword {
+		return ocpp.Identity{}, errors.New("a password is required (OCPP security profile 1)")
+	}
+	stations, err := s.store.StationsByChargePointID(ctx, chargePointID)
+	if err != nil {
+		return ocpp.Identity{}, fmt.Errorf("%w: %v", ocpp.ErrAuthUnavailable, err)
+	}
+	for _, st := range stations {
+		hash, err := s.store.StationPasswordHash(ctx, st.TenantID, st.ID)
+		if err != nil || len(hash) == 0 {
+			continue
+		}
+		if auth.VerifyPassword(hash, password) {
+			return ocpp.Identity{TenantID: st.TenantID, StationID: st.ID, ChargePointID: chargePointID}, nil
+		}
+	}
+	return ocpp.Identity{}, errors.New("unknown charge point or wrong password")
+}
+
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Second) }
+
+// BootNotification accepts the charger and, once it has been answered,
+// asks it to sample what billing needs every minute.
+func (s *Service) BootNotification(ctx context.Context, c *ocpp.Conn, req *ocpp.BootNotificationReq) (*ocpp.BootNotificationConf, error) {
+	go s.configure(c)
+	return &ocpp.BootNotificationConf{Status: ocpp.RegistrationAccepted, CurrentTime: s.clock(), Interval: 300}, nil
+}
+
+// configure sets the sampling evbill bills by; a charger that refuses a
+// key is logged, not disconnected.
+func (s *Service) configure(c *ocpp.Conn) {
+	for _, kv := range [][2]string{
+		{"MeterValueSampleInterval", "60"},
+		{"MeterValuesSampledData", "Energy.Active.Import.Register,Power.Active.Import,Current.Import,SoC"},
+	} {
+		ctx, cancel := context.WithTimeout(c.Context(), 30*time.Second)
+		var conf ocpp.ChangeConfigurationConf
+		err := c.Call(ctx, ocpp.ActionChangeConfiguration, &ocpp.ChangeConfigurationReq{Key: kv[0], Value: kv[1]}, &conf)
+		cancel()
+		if err != nil {
+			s.log.Info("charger did not take a configuration key", "charge_point", c.Identity().ChargePointID, "key", kv[0], "err", err)
+		}
+	}
+}
+
+// Heartbeat answers with the central system's clock.
+func (s *Service) Heartbeat(ctx context.Context, c *ocpp.Conn, req *ocpp.HeartbeatReq) (*ocpp.HeartbeatConf, error) {
+	return &ocpp.HeartbeatConf{CurrentTime: s.clock()}, nil
+}
+
+// StatusNotification records when a connector's vehicle stopped drawing
+// power (SuspendedEV, Finishing): the start of idle parking. Charging
+// again clears it.
+func (s *Service) StatusNotification(ctx context.Context, c *ocpp.Conn, req *ocpp.StatusNotificationReq) (*ocpp.StatusNotificationConf, error) {
+	idle := req.Status == ocpp.StatusSuspendedEV || req.Status == ocpp.StatusFinishing
+	if !idle && req.Status != ocpp.StatusCharging {
+		return &ocpp.StatusNotificationConf{}, nil
+	}
+	id := c.Identity()
+	open, err := s.store.OpenSessions(ctx, id.TenantID, id.StationID)
+	if err != nil {
+		return nil, err
+	}
+	at := s.clock()
+	if req.Timestamp != nil {
+		at = req.Timestamp.UTC()
+	}
+	for i := range open {
+		sess := &open[i]
+		if sess.ConnectorNumber != req.ConnectorId {
+			continue
+		}
+		switch {
+		case idle && sess.ParkingStartedAt == nil:
+			sess.ParkingStartedAt, sess.State = &at, evbill.SessionParking
+		case !idle && sess.ParkingStartedAt != nil:
+			sess.ParkingStartedAt, sess.State = nil, evbill.SessionActive
+		default:
+			continue
+		}
+		if _, err := s.commit.do(ctx, evbill.SessionWrite{Update: sess}); err != nil {
+			return nil, err
+		}
+	}
+	return &ocpp.StatusNotificationConf{}, nil
+}
+
+// Authorize looks the idTag up among the tenant's tokens.
+func (s *Service) Authorize(ctx context.Context, c *ocpp.Conn, req *ocpp.AuthorizeReq) (*ocpp.AuthorizeConf, error) {
+	info, _, err := s.authorize(ctx, c.Identity().TenantID, req.IdTag, s.clock())
+	if err != nil {
+		return nil, err
+	}
+	return &ocpp.AuthorizeConf{IdTagInfo: info}, nil
+}
+
+// authorize maps a token to OCPP's answer: unknown is Invalid, a blocked
+// or expired token says so, and the token's driver group is its
+// parentIdTag, so chargers group cards as evbill does.
+func (s *Service) authorize(ctx context.Context, tenantID, idTag string, at time.Time) (ocpp.IdTagInfo, evbill.Token, error) {
+	tok, err := s.store.TokenByUID(ctx, tenantID, idTag)
+	switch evbill.ErrorCode(err) {
+	case "":
+	case evbill.ENOTFOUND:
+		return ocpp.IdTagInfo{Status: ocpp.AuthorizationInvalid}, tok, nil
+	default:
+		return ocpp.IdTagInfo{}, tok, err
+	}
+	info := ocpp.IdTagInfo{Status: ocpp.AuthorizationAccepted, ParentIdTag: tok.GroupID, ExpiryDate: tok.ExpiresAt}
+	switch {
+	case tok.Status == evbill.TokenBlocked:
+		info.Status = ocpp.AuthorizationBlocked
+	case tok.Status == evbill.TokenExpired || (tok.ExpiresAt != nil && !at.Before(*tok.ExpiresAt)):
+		info.Status = ocpp.AuthorizationExpired
+	case s.PaymentCheck != nil:
+		st, err := s.PaymentCheck(ctx, tok)
+		if err != nil {
+			return ocpp.IdTagInfo{}, tok, err
+		}
+		info.Status = st
+	}
+	return info, tok, nil
+}
+
+// StartTransaction stores the session with the tariff in force at its
+// start and answers with its transaction id. A retransmission (same
+// connector, idTag, meterStart and timestamp) gets the same id back. A
+// refused idTag still gets a transaction id, as OCPP requires; the charger
+// then stops.
+func (s *Service) StartTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.StartTransactionReq) (*ocpp.StartTransactionConf, error) {
+	id := c.Identity()
+	at := req.Timestamp.UTC()
+	info, tok, err := s.authorize(ctx, id.TenantID, req.IdTag, at)
+	if err != nil {
+		return nil, err
+	}
+	sess := &evbill.Session{
+		TenantID: id.TenantID, StationID: id.StationID, ConnectorNumber: req.ConnectorId,
+		IDTag: req.IdTag, TokenID: tok.ID, DriverID: tok.DriverID, GroupID: tok.GroupID,
+		MeterStartWh: strconv.Itoa(req.MeterStart), StartedAt: at, State: evbill.SessionActive,
+	}
+	target := pricing.Target{TenantID: id.TenantID, StationID: id.StationID, GroupID: tok.GroupID}
+	if conn, err := s.connector(ctx, id, req.ConnectorId); err == nil {
+		target.ConnectorID = conn.ID
+	}
+	if res, err := s.resolver.Resolve(ctx, target, at); err == nil {
+		sess.TariffID, sess.TariffVersion = res.Version.TariffID, res.Version.Version
+	}
+	w, err := s.commit.do(ctx, evbill.SessionWrite{Start: sess})
+	if err != nil {
+		return nil, err
+	}
+	return &ocpp.StartTransactionConf{IdTagInfo: info, TransactionId: int(w.Start.TransactionID)}, nil
+}
+
+// connector finds the station's connector record with an OCPP connector id.
+func (s *Service) connector(ctx context.Context, id ocpp.Identity, number int) (evbill.Connector, error) {
+	conns, err := s.store.ListConnectors(ctx, id.TenantID, id.StationID, evbill.Page{Limit: evbill.MaxPageLimit})
+	if err != nil {
+		return evbill.Connector{}, err
+	}
+	for _, c := range conns {
+		if c.ConnectorNumber == number {
+			return c, nil
+		}
+	}
+	return evbill.Connector{}, evbill.Errorf(evbill.ENOTFOUND, "connector %d of station %s not found", number, id.StationID)
+}
+
+// MeterValues stores a transaction's readings. Readings are kept by the
+// charger's timestamps, so late and out-of-order ones fall into place;
+// one at an instant already stored is a retransmission and ignored.
+func (s *Service) MeterValues(ctx context.Context, c *ocpp.Conn, req *ocpp.MeterValuesReq) (*ocpp.MeterValuesConf, error) {
+	if req.TransactionId == nil {
+		return &ocpp.MeterValuesConf{}, nil // connector readings outside a transaction bill nothing
+	}
+	id := c.Identity()
+	sess, err := s.store.SessionByTransaction(ctx, id.TenantID, id.StationID, int64(*req.TransactionId))
+	if evbill.ErrorCode(err) == evbill.ENOTFOUND {
+		s.log.Warn("meter values for an unknown transaction", "charge_point", id.ChargePointID, "transaction_id", *req.TransactionId)
+		return &ocpp.MeterValuesConf{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.addSamples(ctx, &sess, req.MeterValue); err != nil {
+		return nil, err
+	}
+	return &ocpp.MeterValuesConf{}, nil
+}
+
+func (s *Service) addSamples(ctx context.Context, sess *evbill.Session, values []ocpp.MeterValue) error {
+	if len(values) == 0 || sess.State == evbill.SessionEnded {
+		return nil
+	}
+	samples := make([]evbill.MeterSample, 0, len(values))
+	for _, mv := range values {
+		readings := make([]Reading, len(mv.SampledValue))
+		for i, v := range mv.SampledValue {
+			readings[i] = Reading{Value: v.Value, Context: string(v.Context), Format: string(v.Format), Measurand: string(v.Measurand),
+				Phase: string(v.Phase), Location: string(v.Location), Unit: string(v.Unit)}
+		}
+		sample, ok, err := Sample(sess.ID, mv.Timestamp.UTC(), readings)
+		if err != nil {
+			return ocpp.Errorf(ocpp.PropertyConstraintViolation, "%v", err)
+		}
+		if ok {
+			samples = append(samples, sample)
+		}
+	}
+	if len(samples) == 0 {
+		return nil
+	}
+	_, err := s.commit.do(ctx, evbill.SessionWrite{Samples: &evbill.SampleWrite{TenantID: sess.TenantID, SessionID: sess.ID, Samples: samples}})
+	return err
+}
+
+// StopTransaction ends the session and stores its priced CDR with a
+// cdr.created event in one transaction. It is always answered: a stop for
+// a transaction evbill does not know is kept as an orphan session for
+// review; a repeated stop finds the session ended and is answered again.
+func (s *Service) StopTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.StopTransactionReq) (*ocpp.StopTransactionConf, error) {
+	id := c.Identity()
+	conf := &ocpp.StopTransactionConf{}
+	if req.IdTag != "" {
+		info, _, err := s.authorize(ctx, id.TenantID, req.IdTag, req.Timestamp.UTC())
+		if err != nil {
+			return nil, err
+		}
+		conf.IdTagInfo = &info
+	}
+	sess, err := s.store.SessionByTransaction(ctx, id.TenantID, id.StationID, int64(req.TransactionId))
+	if evbill.ErrorCode(err) == evbill.ENOTFOUND {
+		return conf, s.orphan(ctx, id, req)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if sess.State == evbill.SessionEnded {
+		return conf, nil // a retransmitted stop
+	}
+	if err := s.addSamples(ctx, &sess, req.TransactionData); err != nil {
+		return nil, err
+	}
+	end, err := s.end(ctx, &sess, req)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.commit.do(ctx, evbill.SessionWrite{End: end}); err != nil && evbill.ErrorCode(err) != evbill.ECONFLICT {
+		return nil, err
+	}
+	return conf, nil
+}
+
+// orphan keeps a stop for an unknown transaction as an ended, flagged
+// session without a CDR, so an operator can review it.
+func (s *Service) orphan(ctx context.Context, id ocpp.Identity, req *ocpp.StopTransactionReq) error {
+	s.log.Warn("stop for an unknown transaction kept as an orphan", "charge_point", id.ChargePointID, "transaction_id", req.TransactionId)
+	at := req.Timestamp.UTC()
+	meter := strconv.Itoa(req.MeterStop)
+	sess := &evbill.Session{TenantID: id.TenantID, StationID: id.StationID, IDTag: req.IdTag, MeterStartWh: meter,
+		StartedAt: at, State: evbill.SessionActive, Flags: []string{evbill.FlagOrphanStop}}
+	w, err := s.commit.do(ctx, evbill.SessionWrite{Start: sess})
+	if err != nil {
+		return err
+	}
+	ended := *w.Start
+	ended.MeterStopWh, ended.StoppedAt, ended.StopReason, ended.State = meter, &at, string(req.Reason), evbill.SessionEnded
+	payload, _ := json.Marshal(map[string]any{"session_id": ended.ID, "charger_transaction_id": req.TransactionId})
+	_, err = s.commit.do(ctx, evbill.SessionWrite{End: &evbill.EndWrite{Session: &ended,
+		Events: []evbill.Event{{TenantID: id.TenantID, Type: "session.orphan_stop", Payload: payload}}}})
+	return err
+}
+
+// end prices the session and builds its CDR. A session whose meter is
+// implausible, or without a tariff, ends without a CDR and with a flag:
+// it is not billed blindly.
+func (s *Service) end(ctx context.Context, sess *evbill.Session, req *ocpp.StopTransactionReq) (*evbill.EndWrite, error) {
+	at := req.Timestamp.UTC()
+	if at.Before(sess.StartedAt) {
+		at = sess.StartedAt // a charger clock that ran backwards ends the session where it began
+	}
+	sess.MeterStopWh, sess.StoppedAt, sess.StopReason, sess.State = strconv.Itoa(req.MeterStop), &at, string(req.Reason), evbill.SessionEnded
+	samples, err := s.store.Samples(ctx, sess.TenantID, sess.ID)
+	if err != nil {
+		return nil, err
+	}
+	end := &evbill.EndWrite{Session: sess}
+	flags := s.check(ctx, sess, samples)
+	sess.Flags = appendNew(sess.Flags, flags...)
+	if len(flags) > 0 || sess.TariffID == "" {
+		payload, _ := json.Marshal(map[string]any{"session_id": sess.ID, "flags": sess.Flags, "reason": "not priced"})
+		end.Events = []evbill.Event{{TenantID: sess.TenantID, Type: "session.ended", Payload: payload}}
+		return end, nil
+	}
+	record, err := s.price(ctx, sess, samples)
+	if err != nil {
+		return nil, err
+	}
+	payload, _ := json.Marshal(map[string]any{"cdr_id": record.ID, "session_id": sess.ID, "currency": record.Currency,
+		"total_excl_vat": json.Number(record.TotalExclVAT), "total_incl_vat": json.Number(record.TotalInclVAT), "amount_minor": record.AmountMinor})
+	end.CDR = record
+	end.Events = []evbill.Event{{TenantID: sess.TenantID, Type: "cdr.created", Payload: payload}}
+	return end, nil
+}
+
+// check returns the flags the readings earn: a register that runs
+// backwards (including at the stop) or rises faster than the connector can
+// deliver.
+func (s *Service) check(ctx context.Context, sess *evbill.Session, samples []evbill.MeterSample) []string {
+	maxKW := decimal.Zero
+	if conn, err := s.connector(ctx, ocpp.Identity{TenantID: sess.TenantID, StationID: sess.StationID}, sess.ConnectorNumber); err == nil {
+		maxKW, _ = money.ParseDecimal(conn.MaxPowerKW)
+	}
+	points := append([]evbill.MeterSample{{Time: sess.StartedAt, EnergyWh: sess.MeterStartWh}}, samples...)
+	points = append(points, evbill.MeterSample{Time: *sess.StoppedAt, EnergyWh: sess.MeterStopWh})
+	var flags []string
+	var last evbill.MeterSample
+	for _, p := range points {
+		if p.EnergyWh == "" {
+			continue
+		}
+		if last.EnergyWh != "" {
+			if f, err := Plausibility(last, p, maxKW); err == nil && f != "" {
+				flags = appendNew(flags, f)
+			}
+		}
+		last = p
+	}
+	return flags
+}
+
+// price prices the ended session under the tariff version in force at its
+// start, in its site's time zone, and writes its OCPI CDR.
+func (s *Service) price(ctx context.Context, sess *evbill.Session, samples []evbill.MeterSample) (*evbill.CDR, error) {
+	version, err := s.store.TariffVersion(ctx, sess.TenantID, sess.TariffID, sess.TariffVersion)
+	if err != nil {
+		return nil, err
+	}
+	tf, err := tariff.Parse(version.Document)
+	if err != nil {
+		return nil, fmt.Errorf("tariff %s version %d: %w", sess.TariffID, sess.TariffVersion, err)
+	}
+	station, err := s.store.Station(ctx, sess.TenantID, sess.StationID)
+	if err != nil {
+		return nil, err
+	}
+	site, err := s.store.Site(ctx, sess.TenantID, station.SiteID)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := time.LoadLocation(site.TimeZone)
+	if err != nil {
+		return nil, err
+	}
+	m, err := metered(sess, samples, loc)
+	if err != nil {
+		return nil, err
+	}
+	result, periods, err := tf.PriceMetered(m, false)
+	if err != nil {
+		return nil, err
+	}
+	standard, powerType := "IEC_62196_T2", "AC_3_PHASE" // OCPI requires them; a connector record says better
+	if conn, err := s.connector(ctx, ocpp.Identity{TenantID: sess.TenantID, StationID: sess.StationID}, sess.ConnectorNumber); err == nil {
+		standard, powerType = conn.Standard, conn.PowerType
+	}
+	h := &cdr.Header{
+		CountryCode: s.party[0], PartyID: s.party[1], ID: evbill.NewID(evbill.PrefixCDR),
+		Start: m.Start, End: m.End, SessionID: sess.ID,
+		Token:      cdr.Token{CountryCode: s.party[0], PartyID: s.party[1], UID: sess.IDTag, Type: "RFID", ContractID: sess.IDTag},
+		AuthMethod: "WHITELIST", Currency: tf.Currency.Code(), Tariffs: []json.RawMessage{version.Document}, LastUpdated: s.clock(),
+		Location: cdr.Location{ID: site.ID, Name: site.Name, Address: site.Address, City: site.City, PostalCode: site.PostalCode,
+			Country: site.Country, EVSEUID: station.ID, EVSEID: station.ChargePointID, ConnectorID: strconv.Itoa(sess.ConnectorNumber),
+			ConnectorStandard: standard, ConnectorFormat: "SOCKET", ConnectorPowerType: powerType},
+	}
+	doc, err := cdr.AppendNew(nil, h, &tariff.Session{Start: m.Start, End: m.End, Periods: periods, Location: loc}, &result)
+	if err != nil {
+		return nil, err
+	}
+	excl, incl, err := result.Total.Round(4)
+	if err != nil {
+		return nil, err
+	}
+	explain := tariff.AppendExplanation(nil, tf, &tariff.Session{Start: m.Start, End: m.End, Periods: periods, Location: loc}, &result)
+	breakdown, _ := json.Marshal(map[string]string{"explanation": string(explain)})
+	return &evbill.CDR{ID: h.ID, TenantID: sess.TenantID, SessionID: sess.ID, Currency: h.Currency,
+		TotalExclVAT: excl.String(), TotalInclVAT: incl.String(), AmountMinor: result.Charge.Minor,
+		Document: doc, Breakdown: breakdown}, nil
+}
+
+// metered turns a stored session and its readings into the engine's input.
+func metered(sess *evbill.Session, samples []evbill.MeterSample, loc *time.Location) (*tariff.Metered, error) {
+	start, err := money.ParseDecimal(sess.MeterStartWh)
+	if err != nil {
+		return nil, err
+	}
+	stop, err := money.ParseDecimal(sess.MeterStopWh)
+	if err != nil {
+		return nil, err
+	}
+	m := &tariff.Metered{Start: sess.StartedAt, MeterStartWh: start, End: *sess.StoppedAt, MeterStopWh: stop, HasMeterStop: true, Location: loc}
+	last := start
+	for _, ms := range samples {
+		if ms.Time.Before(m.Start) || ms.Time.After(m.End) {
+			continue // outside the transaction, as a drifting clock may report
+		}
+		ts := tariff.Sample{Time: ms.Time, EnergyWh: last}
+		if ms.EnergyWh != "" {
+			if ts.EnergyWh, err = money.ParseDecimal(ms.EnergyWh); err != nil {
+				return nil, err
+			}
+			last = ts.EnergyWh
+		}
+		if ms.PowerW != "" {
+			if ts.PowerW, err = money.ParseDecimal(ms.PowerW); err == nil {
+				ts.HasPower = true
+			}
+		}
+		if ms.CurrentA != "" {
+			if ts.CurrentA, err = money.ParseDecimal(ms.CurrentA); err == nil {
+				ts.HasCurrent = true
+			}
+		}
+		m.Samples = append(m.Samples, ts)
+	}
+	if sess.ParkingStartedAt != nil && !sess.ParkingStartedAt.Before(m.Start) && !sess.ParkingStartedAt.After(m.End) {
+		m.ParkingStart = *sess.ParkingStartedAt
+	} else if at, ok := ParkingStart(samples, time.Time{}); ok && !at.After(m.End) && !at.Before(m.Start) {
+		m.ParkingStart = at
+	}
+	return m, nil
+}
+
+// DataTransfer is answered UnknownVendorId: evbill takes no vendor data yet.
+func (s *Service) DataTransfer(ctx context.Context, c *ocpp.Conn, req *ocpp.DataTransferReq) (*ocpp.DataTransferConf, error) {
+	return &ocpp.DataTransferConf{Status: ocpp.DataTransferUnknownVendorId}, nil
+}
+
+func appendNew(list []string, items ...string) []string {
+	for _, it := range items {
+		found := false
+		for _, x := range list {
+			found = found || x == it
+		}
+		if !found {
+			list = append(list, it)
+		}
+	}
+	return list
+}

@@ -1,0 +1,282 @@
+package charging_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/govalues/decimal"
+
+	"github.com/evbill/evbill"
+	"github.com/evbill/evbill/auth"
+	"github.com/evbill/evbill/cdr"
+	"github.com/evbill/evbill/charging"
+	"github.com/evbill/evbill/ocpp"
+	"github.com/evbill/evbill/sqlite"
+	"github.com/evbill/evbill/tariff"
+)
+
+// world is a tenant with a site, a station CP-1 (password "correct horse
+// battery"), a 22 kW connector, the example time-of-use tariff assigned to
+// the site and an accepted token TAG1, served by a real central system.
+type world struct {
+	store   charging.Stores
+	tenant  evbill.Tenant
+	station evbill.Station
+	tariff  evbill.TariffVersion
+	url     string
+}
+
+const password = "correct horse battery"
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "evbill.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	w := &world{store: st}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.tenant = evbill.Tenant{Name: "acme"}
+	must(st.CreateTenant(ctx, &w.tenant))
+	site := evbill.Site{TenantID: w.tenant.ID, Name: "Centraal", Address: "Stationsplein 1", City: "Amsterdam", Country: "NL", TimeZone: "Europe/Amsterdam"}
+	must(st.CreateSite(ctx, &site))
+	w.station = evbill.Station{TenantID: w.tenant.ID, SiteID: site.ID, ChargePointID: "CP-1"}
+	must(st.CreateStation(ctx, &w.station))
+	hash, err := auth.HashPassword(password)
+	must(err)
+	must(st.SetStationPassword(ctx, w.tenant.ID, w.station.ID, hash))
+	conn := evbill.Connector{TenantID: w.tenant.ID, StationID: w.station.ID, ConnectorNumber: 1, Standard: "IEC_62196_T2", PowerType: "AC_3_PHASE", MaxPowerKW: "22"}
+	must(st.CreateConnector(ctx, &conn))
+	doc, err := os.ReadFile("../examples/tariff.json")
+	must(err)
+	w.tariff = evbill.TariffVersion{TenantID: w.tenant.ID, Currency: "EUR", Document: doc}
+	must(st.CreateTariff(ctx, &w.tariff))
+	must(st.CreateAssignment(ctx, &evbill.TariffAssignment{TenantID: w.tenant.ID, TariffID: w.tariff.TariffID, SiteID: site.ID}))
+	must(st.CreateToken(ctx, &evbill.Token{TenantID: w.tenant.ID, UID: "TAG1", Type: "RFID", Status: evbill.TokenAccepted}))
+
+	svc := charging.NewService(charging.Config{Store: st})
+	srv := &ocpp.Server{Authenticate: svc.Authenticate, Handler: svc}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		hs.Close()
+		_ = srv.Shutdown(context.Background())
+		svc.Close()
+	})
+	w.url = "ws" + strings.TrimPrefix(hs.URL, "http") + "/ocpp/"
+	return w
+}
+
+// charger is a minimal OCPP 1.6J charge point for tests: it sends CALLs one
+// at a time and answers the central system's CALLs with Accepted.
+type charger struct {
+	t    *testing.T
+	c    *websocket.Conn
+	mu   sync.Mutex
+	next int
+	res  chan []json.RawMessage
+}
+
+func dial(t *testing.T, url, cp, pw string) (*charger, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	h := http.Header{}
+	h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(cp+":"+pw)))
+	c, _, err := websocket.Dial(ctx, url+cp, &websocket.DialOptions{Subprotocols: []string{"ocpp1.6"}, HTTPHeader: h})
+	if err != nil {
+		return nil, err
+	}
+	ch := &charger{t: t, c: c, res: make(chan []json.RawMessage, 8)}
+	go ch.read()
+	t.Cleanup(func() { c.Close(websocket.StatusNormalClosure, "") })
+	return ch, nil
+}
+
+func (ch *charger) read() {
+	for {
+		_, b, err := ch.c.Read(context.Background())
+		if err != nil {
+			return
+		}
+		var f []json.RawMessage
+		if json.Unmarshal(b, &f) != nil || len(f) < 3 {
+			continue
+		}
+		if string(f[0]) == "2" { // the central system's CALL: accept it
+			ans := fmt.Sprintf(`[3,%s,{"status":"Accepted"}]`, f[1])
+			_ = ch.c.Write(context.Background(), websocket.MessageText, []byte(ans))
+			continue
+		}
+		ch.res <- f
+	}
+}
+
+// call sends a CALL and returns the CALLRESULT payload, or fails the test
+// on a CALLERROR.
+func (ch *charger) call(action string, payload string) map[string]any {
+	ch.t.Helper()
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	ch.next++
+	msg := fmt.Sprintf(`[2,"m%d",%q,%s]`, ch.next, action, payload)
+	if err := ch.c.Write(context.Background(), websocket.MessageText, []byte(msg)); err != nil {
+		ch.t.Fatal(err)
+	}
+	select {
+	case f := <-ch.res:
+		if string(f[0]) != "3" {
+			ch.t.Fatalf("%s: CALLERROR %s", action, f)
+		}
+		var out map[string]any
+		_ = json.Unmarshal(f[2], &out)
+		return out
+	case <-time.After(60 * time.Second): // generous: CI runs every package at once under -race
+		ch.t.Fatalf("%s: no answer", action)
+	}
+	return nil
+}
+
+func meterValues(tx int, at time.Time, wh, w int) string {
+	return fmt.Sprintf(`{"connectorId":1,"transactionId":%d,"meterValue":[{"timestamp":%q,"sampledValue":[`+
+		`{"value":"%d","measurand":"Energy.Active.Import.Register","unit":"Wh"},{"value":"%d","measurand":"Power.Active.Import","unit":"W"}]}]}`,
+		tx, at.Format(time.RFC3339), wh, w)
+}
+
+// TestFullSession drives a session over a real WebSocket: boot, start, a
+// retransmitted start, meter values out of order, stop; the CDR is stored
+// with the price the engine gives for the same readings.
+func TestFullSession(t *testing.T) {
+	w := newWorld(t)
+	ch, err := dial(t, w.url, "CP-1", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ch.call("BootNotification", `{"chargePointVendor":"Alfen","chargePointModel":"Eve"}`); got["status"] != "Accepted" {
+		t.Fatalf("boot: %v", got)
+	}
+	start := time.Date(2027, 3, 12, 17, 15, 0, 0, time.UTC) // Friday 18:15 in Amsterdam
+	startReq := fmt.Sprintf(`{"connectorId":1,"idTag":"TAG1","meterStart":1000,"timestamp":%q}`, start.Format(time.RFC3339))
+	first := ch.call("StartTransaction", startReq)
+	if info, _ := first["idTagInfo"].(map[string]any); info["status"] != "Accepted" {
+		t.Fatalf("start: %v", first)
+	}
+	tx := int(first["transactionId"].(float64))
+	if again := ch.call("StartTransaction", startReq); int(again["transactionId"].(float64)) != tx {
+		t.Fatalf("a retransmitted start got transaction %v, want %d", again["transactionId"], tx)
+	}
+	// Readings arrive out of order, as after an offline stretch.
+	ch.call("MeterValues", meterValues(tx, start.Add(90*time.Minute), 17050, 10400))
+	ch.call("MeterValues", meterValues(tx, start.Add(45*time.Minute), 9250, 11000))
+	ch.call("MeterValues", meterValues(tx, start.Add(95*time.Minute), 17050, 0))
+	ch.call("MeterValues", meterValues(tx, start.Add(45*time.Minute), 9250, 11000)) // a duplicate
+	stop := start.Add(135 * time.Minute)
+	ch.call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":17050,"timestamp":%q,"reason":"EVDisconnected","idTag":"TAG1"}`, tx, stop.Format(time.RFC3339)))
+
+	ctx := context.Background()
+	sess, err := w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
+	if err != nil || sess.State != evbill.SessionEnded {
+		t.Fatalf("session: %+v, %v", sess, err)
+	}
+	samples, _ := w.store.Samples(ctx, w.tenant.ID, sess.ID)
+	if len(samples) != 3 || !samples[0].Time.Before(samples[1].Time) {
+		t.Fatalf("samples not kept one per instant, in order: %+v", samples)
+	}
+	record, err := w.store.CDRBySession(ctx, w.tenant.ID, sess.ID)
+	if err != nil {
+		t.Fatalf("no CDR: %v", err)
+	}
+	// The same readings priced directly by the engine.
+	tf, _ := tariff.Parse(w.tariff.Document)
+	ams, _ := time.LoadLocation("Europe/Amsterdam")
+	m := &tariff.Metered{Start: start, MeterStartWh: decimal.MustNew(1000, 0), Location: ams, End: stop,
+		MeterStopWh: decimal.MustNew(17050, 0), HasMeterStop: true, ParkingStart: start.Add(95 * time.Minute),
+		Samples: []tariff.Sample{
+			{Time: start.Add(45 * time.Minute), EnergyWh: decimal.MustNew(9250, 0), PowerW: decimal.MustNew(11000, 0), HasPower: true},
+			{Time: start.Add(90 * time.Minute), EnergyWh: decimal.MustNew(17050, 0), PowerW: decimal.MustNew(10400, 0), HasPower: true},
+			{Time: start.Add(95 * time.Minute), EnergyWh: decimal.MustNew(17050, 0), PowerW: decimal.Zero, HasPower: true},
+		}}
+	want, _, err := tf.PriceMetered(m, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if record.AmountMinor != want.Charge.Minor || record.Currency != "EUR" {
+		t.Errorf("CDR charges %d %s, the engine %s", record.AmountMinor, record.Currency, want.Charge)
+	}
+	parsed, err := cdr.Parse(record.Document)
+	if err != nil {
+		t.Fatalf("the stored CDR is not OCPI: %v\n%s", err, record.Document)
+	}
+	if parsed.Session.Start != start || len(parsed.Session.Periods) == 0 {
+		t.Errorf("stored CDR: %+v", parsed.Session)
+	}
+	events, err := w.store.PendingEvents(ctx, "", 10)
+	if err != nil || len(events) != 1 || events[0].Type != "cdr.created" {
+		t.Errorf("outbox: %+v, %v", events, err)
+	}
+	// A repeated stop is answered again and changes nothing.
+	ch.call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":17050,"timestamp":%q}`, tx, stop.Format(time.RFC3339)))
+	if events, _ := w.store.PendingEvents(ctx, "", 10); len(events) != 1 {
+		t.Errorf("a repeated stop wrote %d events", len(events))
+	}
+}
+
+// TestStopForUnknownTransaction: always answered, kept as an orphan.
+func TestStopForUnknownTransaction(t *testing.T) {
+	w := newWorld(t)
+	ch, err := dial(t, w.url, "CP-1", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch.call("StopTransaction", `{"transactionId":4242,"meterStop":500,"timestamp":"2027-03-12T18:00:00Z"}`)
+	sessions, err := w.store.ListSessions(context.Background(), w.tenant.ID, evbill.Page{})
+	if err != nil || len(sessions) != 1 || sessions[0].State != evbill.SessionEnded || len(sessions[0].Flags) != 1 || sessions[0].Flags[0] != evbill.FlagOrphanStop {
+		t.Fatalf("orphan: %+v, %v", sessions, err)
+	}
+}
+
+// TestImplausibleMeterIsNotBilled: energy beyond what 22 kW can deliver is
+// flagged and ends without a CDR.
+func TestImplausibleMeterIsNotBilled(t *testing.T) {
+	w := newWorld(t)
+	ch, err := dial(t, w.url, "CP-1", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2027, 3, 12, 17, 15, 0, 0, time.UTC)
+	res := ch.call("StartTransaction", fmt.Sprintf(`{"connectorId":1,"idTag":"TAG1","meterStart":0,"timestamp":%q}`, start.Format(time.RFC3339)))
+	tx := int(res["transactionId"].(float64))
+	ch.call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":500000,"timestamp":%q}`, tx, start.Add(time.Hour).Format(time.RFC3339)))
+	sess, _ := w.store.SessionByTransaction(context.Background(), w.tenant.ID, w.station.ID, int64(tx))
+	if len(sess.Flags) == 0 || sess.Flags[0] != evbill.FlagImplausibleEnergy {
+		t.Errorf("flags %v, want implausible_energy", sess.Flags)
+	}
+	if _, err := w.store.CDRBySession(context.Background(), w.tenant.ID, sess.ID); evbill.ErrorCode(err) != evbill.ENOTFOUND {
+		t.Errorf("an implausible session was billed: %v", err)
+	}
+}
+
+func TestAuthRefusals(t *testing.T) {
+	w := newWorld(t)
+	for _, tc := range []struct{ cp, pw string }{{"CP-1", "wrong password here"}, {"CP-404", password}} {
+		if _, err := dial(t, w.url, tc.cp, tc.pw); err == nil || !strings.Contains(err.Error(), "401") {
+			t.Errorf("%s/%s: %v, want a 401 refusal", tc.cp, tc.pw, err)
+		}
+	}
+}
