@@ -3,7 +3,13 @@ package ocpp
 import (
 	"context"
 	"encoding/json"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
 )
 
 // meterValuesFrame is a typical MeterValues CALL: one sample of energy,
@@ -80,6 +86,80 @@ func BenchmarkDecodeMeterValuesFast(b *testing.B) {
 		var req MeterValuesReq
 		if err := decodeMeterValuesReq(f.Payload, &req); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRoundTrip is one MeterValues CALL and its CALLRESULT over a
+// real WebSocket on loopback, client and server in this process, one
+// message at a time: the latency floor.
+func BenchmarkRoundTrip(b *testing.B) {
+	e := newEnv(b, func(s *Server) { s.Handler = &recorder{noRecord: true} })
+	ws := e.connect(b, "CP1")
+	msg := []byte(`[2,"m1","MeterValues",` + strings.SplitN(meterValuesFrame, `"MeterValues",`, 2)[1])
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := ws.Write(ctx, websocket.MessageText, msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := ws.Read(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRoundTripParallel runs round trips on 64 connections at once:
+// ns/op is the inverse of the throughput of client and server together on
+// this machine's cores.
+func BenchmarkRoundTripParallel(b *testing.B) {
+	e := newEnv(b, func(s *Server) { s.Handler = &recorder{noRecord: true} })
+	const conns = 64
+	pool := make(chan *websocket.Conn, conns)
+	for i := range conns {
+		pool <- e.connectAs(b, "P"+strconv.Itoa(i))
+	}
+	msg := []byte(`[2,"m1","MeterValues",` + strings.SplitN(meterValuesFrame, `"MeterValues",`, 2)[1])
+	b.ReportAllocs()
+	b.SetParallelism(conns / runtime.GOMAXPROCS(0))
+	b.RunParallel(func(pb *testing.PB) {
+		ws := <-pool
+		ctx := context.Background()
+		for pb.Next() {
+			if err := ws.Write(ctx, websocket.MessageText, msg); err != nil {
+				b.Error(err)
+				return
+			}
+			if _, _, err := ws.Read(ctx); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkIdleConnections opens 1,000 connections per op and reports the
+// heap they hold (client and server together, both in this process; see
+// TestManyConnections for the server alone, measured across processes).
+func BenchmarkIdleConnections(b *testing.B) {
+	const n = 1000
+	e := newEnv(b)
+	for b.Loop() {
+		heap0, _, _ := measure()
+		conns := make([]*websocket.Conn, n)
+		for i := range conns {
+			conns[i] = e.connectAs(b, "I"+strconv.Itoa(i))
+		}
+		for e.srv.Len() < n {
+			time.Sleep(time.Millisecond)
+		}
+		heap1, _, _ := measure()
+		b.ReportMetric(kib(heap1-heap0)/n, "KiB-heap/conn(both-sides)")
+		for _, ws := range conns {
+			ws.CloseNow()
+		}
+		for e.srv.Len() > 0 {
+			time.Sleep(time.Millisecond)
 		}
 	}
 }

@@ -57,9 +57,9 @@ const RpcFrameworkError ErrorCode = "RpcFrameworkError"
 
 // UnknownUniqueID is the uniqueId of a CALLERROR answering a frame whose
 // uniqueId could not be read. OCPP-J 1.6 does not say what to use; "-1" is
-// the convention later OCPP editions adopted and what chargers and other
-// central systems recognise, and it can never collide with a uniqueId we
-// generate (ours are base-36 counters without a sign).
+// the convention of OCPP implementations for this case, and it can never
+// collide with a uniqueId we generate (ours are base-36 counters without a
+// sign).
 const UnknownUniqueID = "-1"
 
 // MaxUniqueIDLen is the longest uniqueId OCPP-J 1.6 allows (§4.1.4: at

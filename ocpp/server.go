@@ -59,22 +59,24 @@ const (
 
 // Errors of Call and Authenticate.
 var (
-	// ErrNotConnected: the charge point has no open connection.
+	// ErrNotConnected means the charge point has no open connection.
 	ErrNotConnected = errors.New("ocpp: charge point not connected")
-	// ErrTimeout: the context's deadline passed before the charge point
-	// answered (an API answers 504). The error also matches
+	// ErrTimeout means the context's deadline passed before the charge
+	// point answered (an API answers 504). The error returned also matches
 	// context.DeadlineExceeded.
 	ErrTimeout = errors.New("ocpp: charge point did not answer in time")
-	// ErrConnectionLost: the connection closed after the CALL was sent and
-	// before an answer came; the charger may or may not have acted on it.
+	// ErrConnectionLost means the connection closed after the CALL was
+	// sent and before an answer came; the charger may or may not have
+	// acted on it.
 	ErrConnectionLost = errors.New("ocpp: connection closed before the charge point answered")
-	// ErrInvalidConfirmation: the charge point answered with a CALLRESULT
-	// that breaks the action's .conf schema.
+	// ErrInvalidConfirmation means the charge point answered with a
+	// CALLRESULT that breaks the action's .conf schema (or is not a valid
+	// frame).
 	ErrInvalidConfirmation = errors.New("ocpp: charge point sent an invalid confirmation")
-	// ErrInvalidRequest: Call was given a request that breaks the action's
-	// .req schema (or an unknown action); nothing was sent.
+	// ErrInvalidRequest means Call was given a request that breaks the
+	// action's .req schema, or an unknown action; nothing was sent.
 	ErrInvalidRequest = errors.New("ocpp: invalid request")
-	// ErrServerClosed: the server is shutting down.
+	// ErrServerClosed means the server is shutting down.
 	ErrServerClosed = errors.New("ocpp: server shut down")
 	// ErrAuthUnavailable may be returned (wrapped) by Authenticate when it
 	// cannot decide, for example because the database is down: the
@@ -374,9 +376,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.OnConnect != nil {
 		s.OnConnect(c)
 	}
-	// The read loop runs on this goroutine, the one net/http started for
-	// the request: no second goroutine per connection.
-	c.run()
+	// The read loop gets a goroutine of its own and this one returns: the
+	// goroutine net/http started for the request holds the request, its
+	// headers and net/http's own 4 KiB buffers, about 10 KiB that a
+	// connection would otherwise keep for its whole life.
+	go c.run()
 }
 
 func unauthorized(w http.ResponseWriter, reason string) {
@@ -726,7 +730,8 @@ func (s *Server) Call(ctx context.Context, key StationKey, action string, req, c
 // an error matching ErrTimeout (and context.DeadlineExceeded) when ctx's
 // deadline passes first, ctx.Err() when ctx is cancelled;
 // ErrConnectionLost when the connection ends first; ErrNotConnected when
-// it had already ended; ErrInvalidConfirmation for an answer that breaks
+// it had already ended; ErrServerClosed during Shutdown;
+// ErrInvalidConfirmation for an answer that breaks
 // the schema; ErrInvalidRequest, without sending anything, for a request
 // that does.
 //
@@ -747,6 +752,9 @@ func (c *Conn) Call(ctx context.Context, action string, req, conf any) error {
 	}
 	if verr := ValidateRequest(action, payload); verr != nil {
 		return fmt.Errorf("%w: %s: %s", ErrInvalidRequest, action, verr.Description)
+	}
+	if c.srv.closing.Load() {
+		return ErrServerClosed
 	}
 	if c.ctx.Err() != nil {
 		return ErrNotConnected
@@ -840,10 +848,12 @@ func (s *Server) startSweeper() {
 	}
 	s.sweepOnce.Do(func() {
 		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closing.Load() {
+			return // Shutdown came first and will not stop a sweeper
+		}
 		s.stopSweep = make(chan struct{})
-		stop := s.stopSweep
-		s.mu.Unlock()
-		go s.sweep(interval, stop)
+		go s.sweep(interval, s.stopSweep)
 	})
 }
 

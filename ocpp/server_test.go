@@ -37,7 +37,7 @@ type testEnv struct {
 	disconnectCh  chan *Conn
 }
 
-func newEnv(t *testing.T, configure ...func(*Server)) *testEnv {
+func newEnv(t testing.TB, configure ...func(*Server)) *testEnv {
 	t.Helper()
 	e := &testEnv{h: &recorder{}, disconnectCh: make(chan *Conn, 100)}
 	e.srv = &Server{
@@ -52,6 +52,8 @@ func newEnv(t *testing.T, configure ...func(*Server)) *testEnv {
 				return Identity{TenantID: "t1", StationID: "s-nopw"}, nil
 			case (cpID == "CP1" || cpID == "CP2") && hasPassword && password == "secret-"+cpID:
 				return Identity{TenantID: "t1", StationID: "s-" + cpID, Value: "station " + cpID}, nil
+			case (cpID[0] == 'P' || cpID[0] == 'I') && password == "pw":
+				return Identity{TenantID: "t2", StationID: cpID}, nil
 			}
 			return Identity{}, errors.New("refused")
 		},
@@ -65,7 +67,10 @@ func newEnv(t *testing.T, configure ...func(*Server)) *testEnv {
 			e.disconnected = append(e.disconnected, c)
 			e.disconnectErr = append(e.disconnectErr, err)
 			e.mu.Unlock()
-			e.disconnectCh <- c
+			select {
+			case e.disconnectCh <- c:
+			default: // benchmarks disconnect thousands; nobody waits
+			}
 		},
 	}
 	for _, f := range configure {
@@ -97,11 +102,25 @@ func (e *testEnv) dial(ctx context.Context, cpID string, header http.Header, pro
 }
 
 // connect dials cpID with its password and ocpp1.6.
-func (e *testEnv) connect(t *testing.T, cpID string) *websocket.Conn {
+func (e *testEnv) connect(t testing.TB, cpID string) *websocket.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ws, _, err := e.dial(ctx, cpID, basic(cpID, "secret-"+cpID), Subprotocol16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	return ws
+}
+
+// connectAs dials as a station the test Authenticate does not know by
+// name: any id starting with "P" or "I" is accepted with password "pw".
+func (e *testEnv) connectAs(t testing.TB, cpID string) *websocket.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := e.dial(ctx, cpID, basic(cpID, "pw"), Subprotocol16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -578,6 +597,16 @@ func TestReconnectReplaces(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := e.srv.Call(ctx, StationKey{"t1", "s-CP1"}, ActionRemoteStopTransaction, &RemoteStopTransactionReq{TransactionId: 3}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// Disconnect closes with the caller's reason.
+	other := e.connect(t, "CP2")
+	if !e.srv.Disconnect(StationKey{"t1", "s-CP2"}, "station deleted") || e.srv.Disconnect(StationKey{"t1", "nope"}, "x") {
+		t.Fatal("Disconnect")
+	}
+	_, _, err = other.Read(context.Background())
+	if websocket.CloseStatus(err) != websocket.StatusPolicyViolation || !strings.Contains(err.Error(), "station deleted") {
 		t.Fatal(err)
 	}
 }
