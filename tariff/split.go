@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/govalues/decimal"
+
+	"github.com/evbill/evbill/money"
 )
 
 // Sample is one meter reading taken during a session.
@@ -469,7 +471,7 @@ func fill(b *boundary, ks []knot) error {
 		if err != nil {
 			return v0
 		}
-		return roundHalfAway(v, scale)
+		return money.Round(v, scale)
 	}
 	if !b.hasWh {
 		b.wh, b.hasWh = lerp(k0.wh, k1.wh, energyScale), true
@@ -481,23 +483,6 @@ func fill(b *boundary, ks []knot) error {
 		b.a, b.hasA = lerp(k0.a, k1.a, powerScale), true
 	}
 	return nil
-}
-
-func roundHalfAway(d decimal.Decimal, scale int) decimal.Decimal {
-	if d.Scale() <= scale {
-		return d
-	}
-	t := d.Trunc(scale)
-	rest, _ := d.Sub(t)
-	twice, _ := rest.Abs().Mul(decimal.Two)
-	if twice.Cmp(decimal.MustNew(1, scale)) >= 0 {
-		if d.IsNeg() {
-			t, _ = t.Sub(decimal.MustNew(1, scale))
-		} else {
-			t, _ = t.Add(decimal.MustNew(1, scale))
-		}
-	}
-	return t
 }
 
 // clockBoundaries returns every instant in (start, end) at which the local
