@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -34,39 +33,6 @@ func splitFlags(s string) []string {
 		return nil
 	}
 	return strings.Split(s, ",")
-}
-
-// checkFlags rejects a flag that the comma-joined column could not give
-// back as it was.
-func checkFlags(flags []string) error {
-	for _, f := range flags {
-		if f == "" || strings.Contains(f, ",") {
-			return evbill.Errorf(evbill.EINVALID, "flag %q is not valid: a flag is a non-empty word without commas", f)
-		}
-		if err := checkText("flag", f); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// checkText rejects a NUL byte or invalid UTF-8 in any of the named
-// strings (pairs of field name and value): PostgreSQL's text refuses
-// them, and both engines must accept the same writes.
-func checkText(pairs ...string) error {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if v := pairs[i+1]; !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
-			return evbill.Errorf(evbill.EINVALID, "%s must be UTF-8 text without NUL bytes", pairs[i])
-		}
-	}
-	return nil
-}
-
-func checkState(state string, allowed ...string) error {
-	if slices.Contains(allowed, state) {
-		return nil
-	}
-	return evbill.Errorf(evbill.EINVALID, "state %q is not one of %s", state, strings.Join(allowed, ", "))
 }
 
 func session(r db.Session) evbill.Session {
@@ -108,139 +74,6 @@ func nonNil(b []byte) []byte {
 
 // checkWrite applies the rules that need no database, so that a write
 // breaking one fails with a clear message before it costs a savepoint.
-func checkWrite(w *evbill.SessionWrite) error {
-	n := 0
-	for _, set := range []bool{w.Start != nil, w.Samples != nil, w.Update != nil, w.End != nil} {
-		if set {
-			n++
-		}
-	}
-	if n != 1 {
-		return evbill.Errorf(evbill.EINVALID, "exactly one of Start, Samples, Update and End must be set")
-	}
-	switch {
-	case w.Start != nil:
-		return checkStart(w.Start)
-	case w.Samples != nil:
-		return checkSamples(w.Samples)
-	case w.Update != nil:
-		return checkUpdate(w.Update)
-	}
-	return checkEnd(w.End)
-}
-
-func checkStart(s *evbill.Session) error {
-	if err := required("tenant_id", s.TenantID, "station_id", s.StationID); err != nil {
-		return err
-	}
-	if err := checkText("tenant_id", s.TenantID, "station_id", s.StationID, "id_tag", s.IDTag,
-		"token_id", s.TokenID, "driver_id", s.DriverID, "group_id", s.GroupID, "tariff_id", s.TariffID,
-		"meter_start_wh", s.MeterStartWh, "meter_stop_wh", s.MeterStopWh, "stop_reason", s.StopReason); err != nil {
-		return err
-	}
-	if err := fitsInt32("connector_number", s.ConnectorNumber); err != nil {
-		return err
-	}
-	if err := fitsInt32("tariff_version", s.TariffVersion); err != nil {
-		return err
-	}
-	if s.StartedAt.IsZero() {
-		return evbill.Errorf(evbill.EINVALID, "started_at is required")
-	}
-	state := s.State
-	if state == "" {
-		state = evbill.SessionActive
-	}
-	if err := checkState(state, evbill.SessionActive, evbill.SessionParking, evbill.SessionEnded); err != nil {
-		return err
-	}
-	if (state == evbill.SessionEnded) != (s.StoppedAt != nil) {
-		return evbill.Errorf(evbill.EINVALID, "stopped_at must be set exactly when the state is ended")
-	}
-	switch {
-	case s.TariffID == "" && s.TariffVersion != 0:
-		return evbill.Errorf(evbill.EINVALID, "tariff_version %d is set without a tariff_id", s.TariffVersion)
-	case s.TariffID != "" && s.TariffVersion < 1:
-		return evbill.Errorf(evbill.EINVALID, "tariff_version is required with tariff_id %q", s.TariffID)
-	}
-	return checkFlags(s.Flags)
-}
-
-func checkSamples(sw *evbill.SampleWrite) error {
-	if err := required("tenant_id", sw.TenantID, "session_id", sw.SessionID); err != nil {
-		return err
-	}
-	if err := checkText("tenant_id", sw.TenantID, "session_id", sw.SessionID); err != nil {
-		return err
-	}
-	for i, m := range sw.Samples {
-		if m.Time.IsZero() {
-			return evbill.Errorf(evbill.EINVALID, "sample %d: time is required", i)
-		}
-		if err := checkText("energy_wh", m.EnergyWh, "power_w", m.PowerW, "current_a", m.CurrentA, "soc", m.SoC, "context", m.Context); err != nil {
-			return evbill.Errorf(evbill.EINVALID, "sample %d: %s", i, err.Error())
-		}
-	}
-	return nil
-}
-
-func checkUpdate(s *evbill.Session) error {
-	if err := required("tenant_id", s.TenantID, "id", s.ID); err != nil {
-		return err
-	}
-	if err := checkText("tenant_id", s.TenantID, "id", s.ID); err != nil {
-		return err
-	}
-	if s.State == evbill.SessionEnded {
-		return evbill.Errorf(evbill.EINVALID, "state ended is set by ending the session, with its CDR, not by an update")
-	}
-	if err := checkState(s.State, evbill.SessionActive, evbill.SessionParking); err != nil {
-		return err
-	}
-	return checkFlags(s.Flags)
-}
-
-func checkEnd(e *evbill.EndWrite) error {
-	s := e.Session
-	if s == nil {
-		return evbill.Errorf(evbill.EINVALID, "the ended session is required")
-	}
-	if err := required("tenant_id", s.TenantID, "id", s.ID); err != nil {
-		return err
-	}
-	if s.StoppedAt == nil {
-		return evbill.Errorf(evbill.EINVALID, "stopped_at is required to end a session")
-	}
-	if err := checkText("tenant_id", s.TenantID, "id", s.ID, "meter_stop_wh", s.MeterStopWh, "stop_reason", s.StopReason); err != nil {
-		return err
-	}
-	if err := checkFlags(s.Flags); err != nil {
-		return err
-	}
-	if c := e.CDR; c != nil {
-		if c.TenantID != "" && c.TenantID != s.TenantID {
-			return evbill.Errorf(evbill.EINVALID, "the CDR's tenant_id %q is not the session's", c.TenantID)
-		}
-		if c.SessionID != "" && c.SessionID != s.ID {
-			return evbill.Errorf(evbill.EINVALID, "the CDR's session_id %q is not the ended session %q", c.SessionID, s.ID)
-		}
-		if err := checkText("CDR id", c.ID, "currency", c.Currency, "total_excl_vat", c.TotalExclVAT, "total_incl_vat", c.TotalInclVAT); err != nil {
-			return err
-		}
-	}
-	for i, ev := range e.Events {
-		if ev.TenantID != "" && ev.TenantID != s.TenantID {
-			return evbill.Errorf(evbill.EINVALID, "event %d: tenant_id %q is not the session's", i, ev.TenantID)
-		}
-		if ev.Type == "" {
-			return evbill.Errorf(evbill.EINVALID, "event %d: type is required", i)
-		}
-		if err := checkText("id", ev.ID, "type", ev.Type); err != nil {
-			return evbill.Errorf(evbill.EINVALID, "event %d: %s", i, err.Error())
-		}
-	}
-	return nil
-}
 
 // Statements that frame each write. One savepoint name serves all: each
 // is released (or rolled back to and released) before the next is taken.
@@ -312,7 +145,7 @@ func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionW
 	)
 	for i := range writes {
 		w := &writes[i]
-		if w.Err = checkWrite(w); w.Err != nil {
+		if w.Err = w.Check(); w.Err != nil {
 			continue
 		}
 		o := &op{w: w}
