@@ -32,6 +32,7 @@ import (
 
 	"github.com/evbill/evbill"
 	"github.com/evbill/evbill/auth"
+	"github.com/evbill/evbill/charging"
 	"github.com/evbill/evbill/pricing"
 )
 
@@ -47,6 +48,10 @@ const Prefix = "/api/v1"
 type Config struct {
 	// Store keeps the records. Required.
 	Store evbill.Store
+	// Charging serves the session and CDR routes (their live cost comes
+	// from it); nil leaves those routes out. The Store must then also be
+	// an evbill.SessionStore.
+	Charging *charging.Service
 	// Resolver answers which tariff applies, with a cache that the API
 	// invalidates after every write that can change the answer. Nil means
 	// a resolver of its own over Store, which is right unless something
@@ -66,6 +71,8 @@ type Config struct {
 // server holds the handler's dependencies; its methods are the handlers.
 type server struct {
 	store    evbill.Store
+	sessions evbill.SessionStore
+	charging *charging.Service
 	resolver *pricing.Resolver
 	log      *slog.Logger
 	mux      *http.ServeMux
@@ -94,6 +101,7 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	s := &server{
 		store:    cfg.Store,
+		charging: cfg.Charging,
 		resolver: cfg.Resolver,
 		log:      cfg.Logger,
 		mux:      http.NewServeMux(),
@@ -103,6 +111,7 @@ func New(cfg Config) (http.Handler, error) {
 	if s.resolver == nil {
 		s.resolver = pricing.NewResolver(cfg.Store)
 	}
+	s.sessions, _ = cfg.Store.(evbill.SessionStore)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -133,6 +142,7 @@ func New(cfg Config) (http.Handler, error) {
 	s.registerDrivers()
 	s.registerQuotes()
 	s.registerAPIKeys()
+	s.registerSessions()
 	return s, nil
 }
 

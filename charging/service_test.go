@@ -31,6 +31,7 @@ import (
 // the site and an accepted token TAG1, served by a real central system.
 type world struct {
 	store   charging.Stores
+	svc     *charging.Service
 	tenant  evbill.Tenant
 	station evbill.Station
 	tariff  evbill.TariffVersion
@@ -73,6 +74,7 @@ func newWorld(t *testing.T) *world {
 	must(st.CreateToken(ctx, &evbill.Token{TenantID: w.tenant.ID, UID: "TAG1", Type: "RFID", Status: evbill.TokenAccepted}))
 
 	svc := charging.NewService(charging.Config{Store: st})
+	w.svc = svc
 	srv := &ocpp.Server{Authenticate: svc.Authenticate, Handler: svc}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
@@ -186,11 +188,22 @@ func TestFullSession(t *testing.T) {
 	ch.call("MeterValues", meterValues(tx, start.Add(45*time.Minute), 9250, 11000))
 	ch.call("MeterValues", meterValues(tx, start.Add(95*time.Minute), 17050, 0))
 	ch.call("MeterValues", meterValues(tx, start.Add(45*time.Minute), 9250, 11000)) // a duplicate
+	ctx := context.Background()
+	sess, err := w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	running, err := w.svc.Live(ctx, w.tenant.ID, sess.ID)
+	if err != nil || running.Result == nil || !running.AsOf.Equal(start.Add(95*time.Minute)) {
+		t.Fatalf("live view while charging: %+v, %v", running, err)
+	}
+	if running.EnergyKWh.String() != "16.05" {
+		t.Errorf("live energy %s kWh, want 16.05", running.EnergyKWh)
+	}
 	stop := start.Add(135 * time.Minute)
 	ch.call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":17050,"timestamp":%q,"reason":"EVDisconnected","idTag":"TAG1"}`, tx, stop.Format(time.RFC3339)))
 
-	ctx := context.Background()
-	sess, err := w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
+	sess, err = w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
 	if err != nil || sess.State != evbill.SessionEnded {
 		t.Fatalf("session: %+v, %v", sess, err)
 	}
@@ -218,6 +231,15 @@ func TestFullSession(t *testing.T) {
 	}
 	if record.AmountMinor != want.Charge.Minor || record.Currency != "EUR" {
 		t.Errorf("CDR charges %d %s, the engine %s", record.AmountMinor, record.Currency, want.Charge)
+	}
+	// The cost shown for the ended session is the CDR's; the last running
+	// cost shown before the stop was not more.
+	final, err := w.svc.Live(ctx, w.tenant.ID, sess.ID)
+	if err != nil || final.Result == nil || final.Result.Charge.Minor != record.AmountMinor {
+		t.Errorf("live view after the stop: %v, %v; want the CDR's %d", final.Result, err, record.AmountMinor)
+	}
+	if running.Result.Charge.Minor > record.AmountMinor {
+		t.Errorf("the running cost %s exceeded the final %d", running.Result.Charge, record.AmountMinor)
 	}
 	parsed, err := cdr.Parse(record.Document)
 	if err != nil {

@@ -101,12 +101,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// One resolver for the API and the chargers, so an operator's change
 	// to a tariff reaches the next StartTransaction at once.
 	resolver := pricing.NewResolver(store)
-	handler, err := api.New(api.Config{Store: store, Resolver: resolver, Logger: log, Version: version})
+	charge := charging.NewService(charging.Config{Store: store, Resolver: resolver, Logger: log})
+	defer charge.Close()
+	handler, err := api.New(api.Config{Store: store, Charging: charge, Resolver: resolver, Logger: log, Version: version})
 	if err != nil {
 		return err
 	}
-	charge := charging.NewService(charging.Config{Store: store, Resolver: resolver, Logger: log})
-	defer charge.Close()
 	central := &ocpp.Server{Authenticate: charge.Authenticate, Handler: charge, Logger: log}
 	mux := http.NewServeMux()
 	mux.Handle("/ocpp/", central)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -189,7 +190,33 @@ func TestServeEndToEnd(t *testing.T) {
 	if code, body := s.do(t, "PUT", fmt.Sprintf("/api/v1/stations/%s/password", station["id"]), map[string]any{"password": "correct horse battery"}); code != 204 {
 		t.Fatalf("set password: %d %v", code, body)
 	}
-	bootCharger(t, "ws"+strings.TrimPrefix(s.base, "http")+"/ocpp/AMS-CP-001", "AMS-CP-001", "correct horse battery")
+	if code, body := s.do(t, "POST", "/api/v1/tokens", map[string]any{"uid": "TAG1", "type": "RFID", "status": "ACCEPTED"}); code != 201 {
+		t.Fatalf("create token: %d %v", code, body)
+	}
+	chargeSession(t, "ws"+strings.TrimPrefix(s.base, "http")+"/ocpp/AMS-CP-001", "AMS-CP-001", "correct horse battery")
+	code, sessions := s.do(t, "GET", "/api/v1/sessions", nil)
+	items, _ := sessions["items"].([]any)
+	if code != 200 || len(items) != 1 {
+		t.Fatalf("sessions: %d %v", code, sessions)
+	}
+	sessionID := items[0].(map[string]any)["id"].(string)
+	code, live := s.do(t, "GET", "/api/v1/sessions/"+sessionID, nil)
+	cost, _ := live["cost"].(map[string]any)
+	if code != 200 || live["state"] != "ended" || cost == nil || cost["final"] != true {
+		t.Fatalf("session: %d %v", code, live)
+	}
+	code, cdrs := s.do(t, "GET", "/api/v1/cdrs", nil)
+	cdrItems, _ := cdrs["items"].([]any)
+	if code != 200 || len(cdrItems) != 1 {
+		t.Fatalf("cdrs: %d %v", code, cdrs)
+	}
+	cdrID := cdrItems[0].(map[string]any)["id"].(string)
+	if code, doc := s.do(t, "GET", "/api/v1/cdrs/"+cdrID, nil); code != 200 || doc["total_cost"] == nil || doc["currency"] != "EUR" {
+		t.Fatalf("CDR document: %d %v", code, doc)
+	}
+	if code, text := s.do(t, "GET", "/api/v1/cdrs/"+cdrID+"?format=explain", nil); code != 200 || !strings.Contains(fmt.Sprint(text["_raw"]), "Amount to charge: EUR") {
+		t.Fatalf("CDR explanation: %d %v", code, text)
+	}
 
 	// An update is a new version; the old one stays readable.
 	tariffDoc["tariff_alt_text"] = []map[string]string{{"language": "en", "text": "Updated."}}
@@ -241,11 +268,11 @@ func TestAPIKeyCommand(t *testing.T) {
 	}
 }
 
-// bootCharger connects as a charge point and checks its BootNotification
-// is accepted.
-func bootCharger(t *testing.T, url, cp, password string) {
+// chargeSession connects as a charge point and runs a session: boot,
+// start, two meter readings, stop.
+func chargeSession(t *testing.T, url, cp, password string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	h := http.Header{}
 	h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(cp+":"+password)))
@@ -254,15 +281,44 @@ func bootCharger(t *testing.T, url, cp, password string) {
 		t.Fatalf("charger connection: %v", err)
 	}
 	defer c.Close(websocket.StatusNormalClosure, "")
-	if err := c.Write(ctx, websocket.MessageText, []byte(`[2,"1","BootNotification",{"chargePointVendor":"Alfen","chargePointModel":"Eve"}]`)); err != nil {
-		t.Fatal(err)
+	n := 0
+	call := func(action, payload string) string {
+		n++
+		id := fmt.Sprint(n)
+		if err := c.Write(ctx, websocket.MessageText, []byte(fmt.Sprintf(`[2,%q,%q,%s]`, id, action, payload))); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			_, b, err := c.Read(ctx)
+			if err != nil {
+				t.Fatalf("%s: %v", action, err)
+			}
+			var f []json.RawMessage
+			if json.Unmarshal(b, &f) != nil || len(f) < 3 {
+				t.Fatalf("%s: bad frame %s", action, b)
+			}
+			if string(f[0]) == "2" { // the central system configuring us: accept
+				_ = c.Write(ctx, websocket.MessageText, []byte(fmt.Sprintf(`[3,%s,{"status":"Accepted"}]`, f[1])))
+				continue
+			}
+			if string(f[0]) != "3" || string(f[1]) != strconv.Quote(id) {
+				t.Fatalf("%s answered %s", action, b)
+			}
+			return string(f[2])
+		}
 	}
-	_, b, err := c.Read(ctx)
-	if err != nil {
-		t.Fatal(err)
+	if got := call("BootNotification", `{"chargePointVendor":"Alfen","chargePointModel":"Eve"}`); !strings.Contains(got, `"Accepted"`) {
+		t.Fatalf("boot: %s", got)
 	}
-	var f []json.RawMessage
-	if json.Unmarshal(b, &f) != nil || len(f) != 3 || string(f[0]) != "3" || !strings.Contains(string(f[2]), `"Accepted"`) {
-		t.Fatalf("boot answered %s", b)
+	start := time.Now().UTC().Add(time.Minute).Truncate(time.Second)
+	var started struct {
+		TransactionID int `json:"transactionId"`
 	}
+	_ = json.Unmarshal([]byte(call("StartTransaction", fmt.Sprintf(`{"connectorId":1,"idTag":"TAG1","meterStart":1000,"timestamp":%q}`, start.Format(time.RFC3339)))), &started)
+	for i, wh := range []int{6000, 11000} {
+		at := start.Add(time.Duration(i+1) * 20 * time.Minute)
+		call("MeterValues", fmt.Sprintf(`{"connectorId":1,"transactionId":%d,"meterValue":[{"timestamp":%q,"sampledValue":[{"value":"%d"}]}]}`,
+			started.TransactionID, at.Format(time.RFC3339), wh))
+	}
+	call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":11000,"timestamp":%q}`, started.TransactionID, start.Add(time.Hour).Format(time.RFC3339)))
 }
