@@ -111,8 +111,16 @@ func (s *Service) BootNotification(ctx context.Context, c *ocpp.Conn, req *ocpp.
 }
 
 // configure sets the sampling evbill bills by; a charger that refuses a
-// key is logged, not disconnected.
+// key is logged, not disconnected. A charger need not answer the central
+// system before its BootNotification is accepted, so the calls wait a
+// moment for that answer to go out first (the ocpp layer has no hook for
+// "answer sent" yet).
 func (s *Service) configure(c *ocpp.Conn) {
+	select {
+	case <-time.After(time.Second):
+	case <-c.Context().Done():
+		return
+	}
 	for _, kv := range [][2]string{
 		{"MeterValueSampleInterval", "60"},
 		{"MeterValuesSampledData", "Energy.Active.Import.Register,Power.Active.Import,Current.Import,SoC"},
