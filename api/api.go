@@ -52,6 +52,9 @@ type Config struct {
 	// from it); nil leaves those routes out. The Store must then also be
 	// an evbill.SessionStore.
 	Charging *charging.Service
+	// Chargers sends commands to connected chargers
+	// (POST /api/v1/stations/{id}/commands/{name}); nil leaves that route out.
+	Chargers Chargers
 	// Resolver answers which tariff applies, with a cache that the API
 	// invalidates after every write that can change the answer. Nil means
 	// a resolver of its own over Store, which is right unless something
@@ -73,6 +76,7 @@ type server struct {
 	store    evbill.Store
 	sessions evbill.SessionStore
 	charging *charging.Service
+	chargers Chargers
 	resolver *pricing.Resolver
 	log      *slog.Logger
 	mux      *http.ServeMux
@@ -102,6 +106,7 @@ func New(cfg Config) (http.Handler, error) {
 	s := &server{
 		store:    cfg.Store,
 		charging: cfg.Charging,
+		chargers: cfg.Chargers,
 		resolver: cfg.Resolver,
 		log:      cfg.Logger,
 		mux:      http.NewServeMux(),
@@ -143,6 +148,7 @@ func New(cfg Config) (http.Handler, error) {
 	s.registerQuotes()
 	s.registerAPIKeys()
 	s.registerSessions()
+	s.registerCommands()
 	return s, nil
 }
 

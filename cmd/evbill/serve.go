@@ -103,11 +103,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	resolver := pricing.NewResolver(store)
 	charge := charging.NewService(charging.Config{Store: store, Resolver: resolver, Logger: log})
 	defer charge.Close()
-	handler, err := api.New(api.Config{Store: store, Charging: charge, Resolver: resolver, Logger: log, Version: version})
+	central := &ocpp.Server{Authenticate: charge.Authenticate, Handler: charge, Logger: log}
+	handler, err := api.New(api.Config{Store: store, Charging: charge, Chargers: central, Resolver: resolver, Logger: log, Version: version})
 	if err != nil {
 		return err
 	}
-	central := &ocpp.Server{Authenticate: charge.Authenticate, Handler: charge, Logger: log}
 	mux := http.NewServeMux()
 	mux.Handle("/ocpp/", central)
 	mux.Handle("/", handler)

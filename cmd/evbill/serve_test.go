@@ -218,6 +218,22 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatalf("CDR explanation: %d %v", code, text)
 	}
 
+	// A command reaches a connected charger and returns its answer; a
+	// station that is not connected is 409.
+	stopAnswering := answerCommands(t, "ws"+strings.TrimPrefix(s.base, "http")+"/ocpp/AMS-CP-001", "AMS-CP-001", "correct horse battery")
+	code, answer := s.do(t, "POST", fmt.Sprintf("/api/v1/stations/%s/commands/Reset", station["id"]), map[string]any{"type": "Soft"})
+	if code != 200 || answer["status"] != "Accepted" {
+		t.Fatalf("Reset: %d %v", code, answer)
+	}
+	if code, p := s.do(t, "POST", fmt.Sprintf("/api/v1/stations/%s/commands/Reset", station["id"]), map[string]any{"type": "Sometimes"}); code != 422 {
+		t.Errorf("a Reset that breaks the schema: %d %v", code, p)
+	}
+	stopAnswering()
+	time.Sleep(200 * time.Millisecond)
+	if code, p := s.do(t, "POST", fmt.Sprintf("/api/v1/stations/%s/commands/Reset", station["id"]), map[string]any{"type": "Soft"}); code != 409 {
+		t.Errorf("a command to a disconnected station: %d %v", code, p)
+	}
+
 	// An update is a new version; the old one stays readable.
 	tariffDoc["tariff_alt_text"] = []map[string]string{{"language": "en", "text": "Updated."}}
 	code, v2 := s.do(t, "PUT", fmt.Sprintf("/api/v1/tariffs/%s", tf["id"]), tariffDoc)
@@ -265,6 +281,36 @@ func TestAPIKeyCommand(t *testing.T) {
 	out, err = exec.Command(bin, "migrate", "--data", data).Output()
 	if err != nil || !strings.Contains(string(out), "migration") {
 		t.Errorf("migrate: %v %s", err, out)
+	}
+}
+
+// answerCommands connects as a charge point that accepts every command
+// the central system sends, until the returned function closes it.
+func answerCommands(t *testing.T, url, cp, password string) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	h := http.Header{}
+	h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(cp+":"+password)))
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"ocpp1.6"}, HTTPHeader: h})
+	if err != nil {
+		cancel()
+		t.Fatalf("charger connection: %v", err)
+	}
+	go func() {
+		for {
+			_, b, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			var f []json.RawMessage
+			if json.Unmarshal(b, &f) == nil && len(f) == 4 && string(f[0]) == "2" {
+				_ = c.Write(ctx, websocket.MessageText, []byte(fmt.Sprintf(`[3,%s,{"status":"Accepted"}]`, f[1])))
+			}
+		}
+	}()
+	return func() {
+		c.Close(websocket.StatusNormalClosure, "")
+		cancel()
 	}
 }
 
