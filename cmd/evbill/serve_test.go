@@ -296,6 +296,20 @@ func answerCommands(t *testing.T, url, cp, password string) (stop func()) {
 		cancel()
 		t.Fatalf("charger connection: %v", err)
 	}
+	// A message answered means the server has registered the connection:
+	// the upgrade alone can complete on the client first.
+	if err := c.Write(ctx, websocket.MessageText, []byte(`[2,"hb","Heartbeat",{}]`)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("heartbeat: %v", err)
+		}
+		if strings.HasPrefix(string(b), `[3,"hb"`) {
+			break
+		}
+	}
 	go func() {
 		for {
 			_, b, err := c.Read(ctx)
