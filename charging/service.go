@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -106,8 +107,78 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Second)
 // BootNotification accepts the charger and, once it has been answered,
 // asks it to sample what billing needs every minute.
 func (s *Service) BootNotification(ctx context.Context, c *ocpp.Conn, req *ocpp.BootNotificationReq) (*ocpp.BootNotificationConf, error) {
+	if err := s.markRebooted(ctx, c.Identity()); err != nil {
+		return nil, err
+	}
 	go s.configure(c)
 	return &ocpp.BootNotificationConf{Status: ocpp.RegistrationAccepted, CurrentTime: s.clock(), Interval: 300}, nil
+}
+
+// markRebooted flags the station's open sessions: the charger restarted
+// while they ran. The charger may still send their StopTransaction from
+// its offline queue, which then ends them as usual; if it starts a new
+// transaction on the connector instead, the flagged session is ended at
+// its last reading (see endInterrupted). The flag is stored, so no
+// instance's memory has to remember it.
+func (s *Service) markRebooted(ctx context.Context, id ocpp.Identity) error {
+	open, err := s.store.OpenSessions(ctx, id.TenantID, id.StationID)
+	if err != nil {
+		return err
+	}
+	for i := range open {
+		sess := &open[i]
+		if slices.Contains(sess.Flags, evbill.FlagEndedByReboot) {
+			continue
+		}
+		sess.Flags = append(sess.Flags, evbill.FlagEndedByReboot)
+		if _, err := s.commit.do(ctx, evbill.SessionWrite{Update: sess}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// endInterrupted ends the other open sessions of a connector on which a
+// new transaction started: a connector charges one vehicle at a time, so
+// they ended without their StopTransaction (a reboot, a lost message).
+// Each ends at its last reading, priced as usual, with reason "Reboot"
+// when the charger restarted and "Other" otherwise.
+func (s *Service) endInterrupted(ctx context.Context, started *evbill.Session) error {
+	open, err := s.store.OpenSessions(ctx, started.TenantID, started.StationID)
+	if err != nil {
+		return err
+	}
+	for i := range open {
+		sess := &open[i]
+		if sess.ID == started.ID || sess.ConnectorNumber != started.ConnectorNumber || !sess.StartedAt.Before(started.StartedAt) {
+			continue
+		}
+		at, meter := sess.StartedAt, sess.MeterStartWh
+		samples, err := s.store.Samples(ctx, sess.TenantID, sess.ID)
+		if err != nil {
+			return err
+		}
+		for _, ms := range samples {
+			if ms.Time.After(at) && !ms.Time.After(started.StartedAt) {
+				at = ms.Time
+				if ms.EnergyWh != "" {
+					meter = ms.EnergyWh
+				}
+			}
+		}
+		reason := "Other"
+		if slices.Contains(sess.Flags, evbill.FlagEndedByReboot) {
+			reason = "Reboot"
+		}
+		end, err := s.end(ctx, sess, at, meter, reason)
+		if err != nil {
+			return err
+		}
+		if _, err := s.commit.do(ctx, evbill.SessionWrite{End: end}); err != nil && evbill.ErrorCode(err) != evbill.ECONFLICT {
+			return err
+		}
+	}
+	return nil
 }
 
 // configure sets the sampling evbill bills by; a charger that refuses a
@@ -242,6 +313,13 @@ func (s *Service) StartTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.
 	if err != nil {
 		return nil, err
 	}
+	if w.Created {
+		if err := s.endInterrupted(ctx, w.Start); err != nil {
+			// The new session is stored; the old ones stay open and flagged
+			// for the next start or for review. Answer the charger.
+			s.log.Error("ending interrupted sessions", "station", id.StationID, "err", err)
+		}
+	}
 	return &ocpp.StartTransactionConf{IdTagInfo: info, TransactionId: int(w.Start.TransactionID)}, nil
 }
 
@@ -334,7 +412,9 @@ func (s *Service) StopTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.S
 	if err := s.addSamples(ctx, &sess, req.TransactionData); err != nil {
 		return nil, err
 	}
-	end, err := s.end(ctx, &sess, req)
+	// The charger's own stop wins over an end by reboot that was pending.
+	sess.Flags = slices.DeleteFunc(sess.Flags, func(f string) bool { return f == evbill.FlagEndedByReboot })
+	end, err := s.end(ctx, &sess, req.Timestamp.UTC(), strconv.Itoa(req.MeterStop), string(req.Reason))
 	if err != nil {
 		return nil, err
 	}
@@ -367,12 +447,11 @@ func (s *Service) orphan(ctx context.Context, id ocpp.Identity, req *ocpp.StopTr
 // end prices the session and builds its CDR. A session whose meter is
 // implausible, or without a tariff, ends without a CDR and with a flag:
 // it is not billed blindly.
-func (s *Service) end(ctx context.Context, sess *evbill.Session, req *ocpp.StopTransactionReq) (*evbill.EndWrite, error) {
-	at := req.Timestamp.UTC()
+func (s *Service) end(ctx context.Context, sess *evbill.Session, at time.Time, meterStopWh, reason string) (*evbill.EndWrite, error) {
 	if at.Before(sess.StartedAt) {
 		at = sess.StartedAt // a charger clock that ran backwards ends the session where it began
 	}
-	sess.MeterStopWh, sess.StoppedAt, sess.StopReason, sess.State = strconv.Itoa(req.MeterStop), &at, string(req.Reason), evbill.SessionEnded
+	sess.MeterStopWh, sess.StoppedAt, sess.StopReason, sess.State = meterStopWh, &at, reason, evbill.SessionEnded
 	samples, err := s.store.Samples(ctx, sess.TenantID, sess.ID)
 	if err != nil {
 		return nil, err

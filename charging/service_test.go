@@ -302,3 +302,61 @@ func TestAuthRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestRebootThenStopWins: a BootNotification flags the open session; the
+// StopTransaction the charger then sends from its queue ends it as usual.
+func TestRebootThenStopWins(t *testing.T) {
+	w := newWorld(t)
+	ch, err := dial(t, w.url, "CP-1", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	start := time.Date(2027, 3, 12, 17, 15, 0, 0, time.UTC)
+	tx := int(ch.call("StartTransaction", fmt.Sprintf(`{"connectorId":1,"idTag":"TAG1","meterStart":0,"timestamp":%q}`, start.Format(time.RFC3339)))["transactionId"].(float64))
+	ch.call("BootNotification", `{"chargePointVendor":"Alfen","chargePointModel":"Eve"}`)
+	sess, _ := w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
+	if sess.State == evbill.SessionEnded || len(sess.Flags) != 1 || sess.Flags[0] != evbill.FlagEndedByReboot {
+		t.Fatalf("after the reboot: %+v", sess)
+	}
+	ch.call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":5000,"timestamp":%q,"reason":"PowerLoss"}`, tx, start.Add(time.Hour).Format(time.RFC3339)))
+	sess, _ = w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
+	if sess.State != evbill.SessionEnded || sess.StopReason != "PowerLoss" || sess.MeterStopWh != "5000" || len(sess.Flags) != 0 {
+		t.Fatalf("the charger's stop should win: %+v", sess)
+	}
+	if _, err := w.store.CDRBySession(ctx, w.tenant.ID, sess.ID); err != nil {
+		t.Errorf("no CDR: %v", err)
+	}
+}
+
+// TestRebootThenNewStart: after a reboot the charger starts a new
+// transaction on the connector without stopping the old one, which is
+// then ended at its last reading and priced.
+func TestRebootThenNewStart(t *testing.T) {
+	w := newWorld(t)
+	ch, err := dial(t, w.url, "CP-1", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	start := time.Date(2027, 3, 12, 17, 15, 0, 0, time.UTC)
+	tx := int(ch.call("StartTransaction", fmt.Sprintf(`{"connectorId":1,"idTag":"TAG1","meterStart":1000,"timestamp":%q}`, start.Format(time.RFC3339)))["transactionId"].(float64))
+	ch.call("MeterValues", meterValues(tx, start.Add(30*time.Minute), 6500, 11000))
+	ch.call("BootNotification", `{"chargePointVendor":"Alfen","chargePointModel":"Eve"}`)
+	next := start.Add(time.Hour)
+	tx2 := int(ch.call("StartTransaction", fmt.Sprintf(`{"connectorId":1,"idTag":"TAG1","meterStart":6500,"timestamp":%q}`, next.Format(time.RFC3339)))["transactionId"].(float64))
+	if tx2 == tx {
+		t.Fatal("a new start got the old transaction id")
+	}
+	old, _ := w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
+	if old.State != evbill.SessionEnded || old.StopReason != "Reboot" || old.MeterStopWh != "6500" || !old.StoppedAt.Equal(start.Add(30*time.Minute)) {
+		t.Fatalf("the interrupted session: %+v", old)
+	}
+	if c, err := w.store.CDRBySession(ctx, w.tenant.ID, old.ID); err != nil || c.AmountMinor <= 0 {
+		t.Errorf("the interrupted session was not priced: %+v, %v", c, err)
+	}
+	cur, _ := w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx2))
+	if cur.State == evbill.SessionEnded {
+		t.Errorf("the new session ended: %+v", cur)
+	}
+}
