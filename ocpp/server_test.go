@@ -106,11 +106,22 @@ func (e *testEnv) connect(t testing.TB, cpID string) *websocket.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	key := StationKey{"t1", "s-" + cpID}
+	before := e.srv.Conn(key)
 	ws, _, err := e.dial(ctx, cpID, basic(cpID, "secret-"+cpID), Subprotocol16)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ws.CloseNow() })
+	// The handshake can complete on the client before the server has
+	// registered the connection; tests that call the charger right away
+	// need it registered.
+	for c := e.srv.Conn(key); c == nil || c == before; c = e.srv.Conn(key) {
+		if ctx.Err() != nil {
+			t.Fatalf("the server did not register %s", cpID)
+		}
+		time.Sleep(time.Millisecond)
+	}
 	return ws
 }
 
