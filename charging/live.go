@@ -73,11 +73,11 @@ func (s *Service) Live(ctx context.Context, tenantID, sessionID string) (Live, e
 	if err != nil {
 		return Live{}, err
 	}
-	if l.EnergyKWh, err = thousandth(used); err != nil {
+	if l.EnergyKWh, err = money.Thousandth(used); err != nil {
 		return Live{}, err
 	}
 	if l.HasPower {
-		if l.PowerKW, err = thousandth(l.PowerKW); err != nil {
+		if l.PowerKW, err = money.Thousandth(l.PowerKW); err != nil {
 			return Live{}, err
 		}
 	}
@@ -130,8 +130,4 @@ func (s *Service) location(ctx context.Context, sess evbill.Session) (*time.Loca
 		return nil, err
 	}
 	return time.LoadLocation(site.TimeZone)
-}
-
-func thousandth(d decimal.Decimal) (decimal.Decimal, error) {
-	return d.Quo(decimal.MustNew(1000, 0))
 }

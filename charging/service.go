@@ -457,14 +457,17 @@ func (s *Service) end(ctx context.Context, sess *evbill.Session, at time.Time, m
 		return nil, err
 	}
 	end := &evbill.EndWrite{Session: sess}
-	flags := s.check(ctx, sess, samples)
+	// The connector bounds plausible energy and describes the CDR's
+	// location; a session on a connector without a record still ends.
+	conn, _ := s.connector(ctx, ocpp.Identity{TenantID: sess.TenantID, StationID: sess.StationID}, sess.ConnectorNumber)
+	flags := check(sess, samples, conn)
 	sess.Flags = appendNew(sess.Flags, flags...)
 	if len(flags) > 0 || sess.TariffID == "" {
 		payload, _ := json.Marshal(map[string]any{"session_id": sess.ID, "flags": sess.Flags, "reason": "not priced"})
 		end.Events = []evbill.Event{{TenantID: sess.TenantID, Type: "session.ended", Payload: payload}}
 		return end, nil
 	}
-	record, err := s.price(ctx, sess, samples)
+	record, err := s.price(ctx, sess, samples, conn)
 	if err != nil {
 		return nil, err
 	}
@@ -478,9 +481,9 @@ func (s *Service) end(ctx context.Context, sess *evbill.Session, at time.Time, m
 // check returns the flags the readings earn: a register that runs
 // backwards (including at the stop) or rises faster than the connector can
 // deliver.
-func (s *Service) check(ctx context.Context, sess *evbill.Session, samples []evbill.MeterSample) []string {
-	maxKW := decimal.Zero
-	if conn, err := s.connector(ctx, ocpp.Identity{TenantID: sess.TenantID, StationID: sess.StationID}, sess.ConnectorNumber); err == nil {
+func check(sess *evbill.Session, samples []evbill.MeterSample, conn evbill.Connector) []string {
+	maxKW := decimal.Zero // an unknown connector: only a backwards register is flagged
+	if conn.MaxPowerKW != "" {
 		maxKW, _ = money.ParseDecimal(conn.MaxPowerKW)
 	}
 	points := append([]evbill.MeterSample{{Time: sess.StartedAt, EnergyWh: sess.MeterStartWh}}, samples...)
@@ -503,7 +506,7 @@ func (s *Service) check(ctx context.Context, sess *evbill.Session, samples []evb
 
 // price prices the ended session under the tariff version in force at its
 // start, in its site's time zone, and writes its OCPI CDR.
-func (s *Service) price(ctx context.Context, sess *evbill.Session, samples []evbill.MeterSample) (*evbill.CDR, error) {
+func (s *Service) price(ctx context.Context, sess *evbill.Session, samples []evbill.MeterSample, conn evbill.Connector) (*evbill.CDR, error) {
 	version, err := s.store.TariffVersion(ctx, sess.TenantID, sess.TariffID, sess.TariffVersion)
 	if err != nil {
 		return nil, err
@@ -533,7 +536,7 @@ func (s *Service) price(ctx context.Context, sess *evbill.Session, samples []evb
 		return nil, err
 	}
 	standard, powerType := "IEC_62196_T2", "AC_3_PHASE" // OCPI requires them; a connector record says better
-	if conn, err := s.connector(ctx, ocpp.Identity{TenantID: sess.TenantID, StationID: sess.StationID}, sess.ConnectorNumber); err == nil {
+	if conn.ID != "" {
 		standard, powerType = conn.Standard, conn.PowerType
 	}
 	h := &cdr.Header{

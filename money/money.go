@@ -247,3 +247,18 @@ func significantDigits(s string) int {
 	}
 	return last - first + 1
 }
+
+// Thousandth returns d/1000 exactly (Wh to kWh, W to kW): dividing by a
+// power of ten only moves the decimal point. ErrPrecision if the result
+// would need more than 19 decimals.
+func Thousandth(d decimal.Decimal) (decimal.Decimal, error) {
+	d = d.Trim(0)
+	r, err := decimal.New(int64(d.Coef()), d.Scale()+3)
+	if err != nil {
+		return decimal.Decimal{}, fmt.Errorf("%w: %s/1000", ErrPrecision, d)
+	}
+	if d.IsNeg() {
+		r = r.Neg()
+	}
+	return r.Trim(0), nil
+}

@@ -281,13 +281,9 @@ func (s *spreadAcc) add(v decimal.Decimal, ok bool) {
 
 // thousandth divides d by 1000 exactly, for Wh → kWh and W → kW.
 func thousandth(d decimal.Decimal) (decimal.Decimal, error) {
-	d = d.Trim(0)
-	r, err := decimal.New(int64(d.Coef()), d.Scale()+3)
+	r, err := money.Thousandth(d)
 	if err != nil {
 		return decimal.Decimal{}, fmt.Errorf("%w: %s has too many digits", ErrInvalidMeterData, d)
-	}
-	if d.IsNeg() {
-		r = r.Neg()
 	}
 	return r, nil
 }
