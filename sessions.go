@@ -135,6 +135,10 @@ type SessionStore interface {
 	Session(ctx context.Context, tenantID, id string) (Session, error)
 	// OpenSessions returns the station's sessions that have not ended.
 	OpenSessions(ctx context.Context, tenantID, stationID string) ([]Session, error)
+	// StaleOpenSessions returns up to limit open sessions of every tenant
+	// that carry flag and have not changed since before, oldest change
+	// first: what a sweep ends when a charger never comes back to them.
+	StaleOpenSessions(ctx context.Context, flag string, before time.Time, limit int) ([]Session, error)
 	ListSessions(ctx context.Context, tenantID string, p Page) ([]Session, error)
 	// AddSamples stores readings; a reading at a time the session already
 	// has is ignored (retransmission), so samples stay one per instant.

@@ -55,12 +55,18 @@ type Config struct {
 	Logger      *slog.Logger      // nil: slog.Default()
 	CountryCode string            // the CPO's OCPI identity in CDRs; default "NL"
 	PartyID     string            // default "EVB"
+	// Now is the clock; nil is time.Now. Tests set it to replay a day in
+	// a moment.
+	Now func() time.Time
 }
 
 // NewService starts a service; Close stops its committer.
 func NewService(cfg Config) *Service {
 	s := &Service{store: cfg.Store, resolver: cfg.Resolver, log: cfg.Logger, now: time.Now,
 		commit: newCommitter(cfg.Store), party: [2]string{cfg.CountryCode, cfg.PartyID}}
+	if cfg.Now != nil {
+		s.now = cfg.Now
+	}
 	if s.resolver == nil {
 		s.resolver = pricing.NewResolver(cfg.Store)
 	}
@@ -153,19 +159,11 @@ func (s *Service) endInterrupted(ctx context.Context, started *evbill.Session) e
 		if sess.ID == started.ID || sess.ConnectorNumber != started.ConnectorNumber || !sess.StartedAt.Before(started.StartedAt) {
 			continue
 		}
-		at, meter := sess.StartedAt, sess.MeterStartWh
 		samples, err := s.store.Samples(ctx, sess.TenantID, sess.ID)
 		if err != nil {
 			return err
 		}
-		for _, ms := range samples {
-			if ms.Time.After(at) && !ms.Time.After(started.StartedAt) {
-				at = ms.Time
-				if ms.EnergyWh != "" {
-					meter = ms.EnergyWh
-				}
-			}
-		}
+		at, meter := lastReading(sess, samples, started.StartedAt)
 		reason := "Other"
 		if slices.Contains(sess.Flags, evbill.FlagEndedByReboot) {
 			reason = "Reboot"
@@ -442,6 +440,22 @@ func (s *Service) orphan(ctx context.Context, id ocpp.Identity, req *ocpp.StopTr
 	_, err = s.commit.do(ctx, evbill.SessionWrite{End: &evbill.EndWrite{Session: &ended,
 		Events: []evbill.Event{{TenantID: id.TenantID, Type: "session.orphan_stop", Payload: payload}}}})
 	return err
+}
+
+// lastReading is where a session that lost its StopTransaction ends: its
+// last reading up to until (its start if it has none), with the last
+// energy register read by then.
+func lastReading(sess *evbill.Session, samples []evbill.MeterSample, until time.Time) (time.Time, string) {
+	at, meter := sess.StartedAt, sess.MeterStartWh
+	for _, ms := range samples {
+		if ms.Time.After(at) && !ms.Time.After(until) {
+			at = ms.Time
+			if ms.EnergyWh != "" {
+				meter = ms.EnergyWh
+			}
+		}
+	}
+	return at, meter
 }
 
 // end prices the session and builds its CDR. A session whose meter is

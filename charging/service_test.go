@@ -8,9 +8,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ import (
 	"github.com/evbill/evbill/cdr"
 	"github.com/evbill/evbill/charging"
 	"github.com/evbill/evbill/ocpp"
-	"github.com/evbill/evbill/sqlite"
+	"github.com/evbill/evbill/storetest"
 	"github.com/evbill/evbill/tariff"
 )
 
@@ -36,18 +37,25 @@ type world struct {
 	station evbill.Station
 	tariff  evbill.TariffVersion
 	url     string
+	clock   atomic.Pointer[time.Time] // the service's clock when set; else time.Now
 }
+
+// setClock sets the service's clock.
+func (w *world) setClock(t time.Time) { w.clock.Store(&t) }
 
 const password = "correct horse battery"
 
-func newWorld(t *testing.T) *world {
+// forEachEngine runs the test once per store engine, each in a world of
+// its own.
+func forEachEngine(t *testing.T, test func(t *testing.T, w *world)) {
+	for _, e := range storetest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) { test(t, newWorld(t, e.Open(t))) })
+	}
+}
+
+func newWorld(t *testing.T, st charging.Stores) *world {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "evbill.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	w := &world{store: st}
 	must := func(err error) {
 		t.Helper()
@@ -73,7 +81,12 @@ func newWorld(t *testing.T) *world {
 	must(st.CreateAssignment(ctx, &evbill.TariffAssignment{TenantID: w.tenant.ID, TariffID: w.tariff.TariffID, SiteID: site.ID}))
 	must(st.CreateToken(ctx, &evbill.Token{TenantID: w.tenant.ID, UID: "TAG1", Type: "RFID", Status: evbill.TokenAccepted}))
 
-	svc := charging.NewService(charging.Config{Store: st})
+	svc := charging.NewService(charging.Config{Store: st, Now: func() time.Time {
+		if t := w.clock.Load(); t != nil {
+			return *t
+		}
+		return time.Now()
+	}})
 	w.svc = svc
 	srv := &ocpp.Server{Authenticate: svc.Authenticate, Handler: svc}
 	hs := httptest.NewServer(srv)
@@ -155,6 +168,23 @@ func (ch *charger) call(action string, payload string) map[string]any {
 	return nil
 }
 
+// raw sends bytes as they are and returns the answer's elements.
+func (ch *charger) raw(frame string) []json.RawMessage {
+	ch.t.Helper()
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if err := ch.c.Write(context.Background(), websocket.MessageText, []byte(frame)); err != nil {
+		ch.t.Fatal(err)
+	}
+	select {
+	case f := <-ch.res:
+		return f
+	case <-time.After(60 * time.Second):
+		ch.t.Fatalf("%s: no answer", frame)
+	}
+	return nil
+}
+
 func meterValues(tx int, at time.Time, wh, w int) string {
 	return fmt.Sprintf(`{"connectorId":1,"transactionId":%d,"meterValue":[{"timestamp":%q,"sampledValue":[`+
 		`{"value":"%d","measurand":"Energy.Active.Import.Register","unit":"Wh"},{"value":"%d","measurand":"Power.Active.Import","unit":"W"}]}]}`,
@@ -165,198 +195,308 @@ func meterValues(tx int, at time.Time, wh, w int) string {
 // retransmitted start, meter values out of order, stop; the CDR is stored
 // with the price the engine gives for the same readings.
 func TestFullSession(t *testing.T) {
-	w := newWorld(t)
-	ch, err := dial(t, w.url, "CP-1", password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := ch.call("BootNotification", `{"chargePointVendor":"Alfen","chargePointModel":"Eve"}`); got["status"] != "Accepted" {
-		t.Fatalf("boot: %v", got)
-	}
-	start := time.Date(2027, 3, 12, 17, 15, 0, 0, time.UTC) // Friday 18:15 in Amsterdam
-	startReq := fmt.Sprintf(`{"connectorId":1,"idTag":"TAG1","meterStart":1000,"timestamp":%q}`, start.Format(time.RFC3339))
-	first := ch.call("StartTransaction", startReq)
-	if info, _ := first["idTagInfo"].(map[string]any); info["status"] != "Accepted" {
-		t.Fatalf("start: %v", first)
-	}
-	tx := int(first["transactionId"].(float64))
-	if again := ch.call("StartTransaction", startReq); int(again["transactionId"].(float64)) != tx {
-		t.Fatalf("a retransmitted start got transaction %v, want %d", again["transactionId"], tx)
-	}
-	// Readings arrive out of order, as after an offline stretch.
-	ch.call("MeterValues", meterValues(tx, start.Add(90*time.Minute), 17050, 10400))
-	ch.call("MeterValues", meterValues(tx, start.Add(45*time.Minute), 9250, 11000))
-	ch.call("MeterValues", meterValues(tx, start.Add(95*time.Minute), 17050, 0))
-	ch.call("MeterValues", meterValues(tx, start.Add(45*time.Minute), 9250, 11000)) // a duplicate
-	ctx := context.Background()
-	sess, err := w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
-	if err != nil {
-		t.Fatal(err)
-	}
-	running, err := w.svc.Live(ctx, w.tenant.ID, sess.ID)
-	if err != nil || running.Result == nil || !running.AsOf.Equal(start.Add(95*time.Minute)) {
-		t.Fatalf("live view while charging: %+v, %v", running, err)
-	}
-	if running.EnergyKWh.String() != "16.05" {
-		t.Errorf("live energy %s kWh, want 16.05", running.EnergyKWh)
-	}
-	stop := start.Add(135 * time.Minute)
-	ch.call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":17050,"timestamp":%q,"reason":"EVDisconnected","idTag":"TAG1"}`, tx, stop.Format(time.RFC3339)))
+	forEachEngine(t, func(t *testing.T, w *world) {
+		ch, err := dial(t, w.url, "CP-1", password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ch.call("BootNotification", `{"chargePointVendor":"Alfen","chargePointModel":"Eve"}`); got["status"] != "Accepted" {
+			t.Fatalf("boot: %v", got)
+		}
+		start := time.Date(2027, 3, 12, 17, 15, 0, 0, time.UTC) // Friday 18:15 in Amsterdam
+		startReq := fmt.Sprintf(`{"connectorId":1,"idTag":"TAG1","meterStart":1000,"timestamp":%q}`, start.Format(time.RFC3339))
+		first := ch.call("StartTransaction", startReq)
+		if info, _ := first["idTagInfo"].(map[string]any); info["status"] != "Accepted" {
+			t.Fatalf("start: %v", first)
+		}
+		tx := int(first["transactionId"].(float64))
+		if again := ch.call("StartTransaction", startReq); int(again["transactionId"].(float64)) != tx {
+			t.Fatalf("a retransmitted start got transaction %v, want %d", again["transactionId"], tx)
+		}
+		// Readings arrive out of order, as after an offline stretch.
+		ch.call("MeterValues", meterValues(tx, start.Add(90*time.Minute), 17050, 10400))
+		ch.call("MeterValues", meterValues(tx, start.Add(45*time.Minute), 9250, 11000))
+		ch.call("MeterValues", meterValues(tx, start.Add(95*time.Minute), 17050, 0))
+		ch.call("MeterValues", meterValues(tx, start.Add(45*time.Minute), 9250, 11000)) // a duplicate
+		ctx := context.Background()
+		sess, err := w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		running, err := w.svc.Live(ctx, w.tenant.ID, sess.ID)
+		if err != nil || running.Result == nil || !running.AsOf.Equal(start.Add(95*time.Minute)) {
+			t.Fatalf("live view while charging: %+v, %v", running, err)
+		}
+		if running.EnergyKWh.String() != "16.05" {
+			t.Errorf("live energy %s kWh, want 16.05", running.EnergyKWh)
+		}
+		stop := start.Add(135 * time.Minute)
+		ch.call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":17050,"timestamp":%q,"reason":"EVDisconnected","idTag":"TAG1"}`, tx, stop.Format(time.RFC3339)))
 
-	sess, err = w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
-	if err != nil || sess.State != evbill.SessionEnded {
-		t.Fatalf("session: %+v, %v", sess, err)
-	}
-	samples, _ := w.store.Samples(ctx, w.tenant.ID, sess.ID)
-	if len(samples) != 3 || !samples[0].Time.Before(samples[1].Time) {
-		t.Fatalf("samples not kept one per instant, in order: %+v", samples)
-	}
-	record, err := w.store.CDRBySession(ctx, w.tenant.ID, sess.ID)
-	if err != nil {
-		t.Fatalf("no CDR: %v", err)
-	}
-	// The same readings priced directly by the engine.
-	tf, _ := tariff.Parse(w.tariff.Document)
-	ams, _ := time.LoadLocation("Europe/Amsterdam")
-	m := &tariff.Metered{Start: start, MeterStartWh: decimal.MustNew(1000, 0), Location: ams, End: stop,
-		MeterStopWh: decimal.MustNew(17050, 0), HasMeterStop: true, ParkingStart: start.Add(95 * time.Minute),
-		Samples: []tariff.Sample{
-			{Time: start.Add(45 * time.Minute), EnergyWh: decimal.MustNew(9250, 0), PowerW: decimal.MustNew(11000, 0), HasPower: true},
-			{Time: start.Add(90 * time.Minute), EnergyWh: decimal.MustNew(17050, 0), PowerW: decimal.MustNew(10400, 0), HasPower: true},
-			{Time: start.Add(95 * time.Minute), EnergyWh: decimal.MustNew(17050, 0), PowerW: decimal.Zero, HasPower: true},
-		}}
-	want, _, err := tf.PriceMetered(m, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if record.AmountMinor != want.Charge.Minor || record.Currency != "EUR" {
-		t.Errorf("CDR charges %d %s, the engine %s", record.AmountMinor, record.Currency, want.Charge)
-	}
-	// The cost shown for the ended session is the CDR's; the last running
-	// cost shown before the stop was not more.
-	final, err := w.svc.Live(ctx, w.tenant.ID, sess.ID)
-	if err != nil || final.Result == nil || final.Result.Charge.Minor != record.AmountMinor {
-		t.Errorf("live view after the stop: %v, %v; want the CDR's %d", final.Result, err, record.AmountMinor)
-	}
-	if running.Result.Charge.Minor > record.AmountMinor {
-		t.Errorf("the running cost %s exceeded the final %d", running.Result.Charge, record.AmountMinor)
-	}
-	parsed, err := cdr.Parse(record.Document)
-	if err != nil {
-		t.Fatalf("the stored CDR is not OCPI: %v\n%s", err, record.Document)
-	}
-	if parsed.Session.Start != start || len(parsed.Session.Periods) == 0 {
-		t.Errorf("stored CDR: %+v", parsed.Session)
-	}
-	events, err := w.store.PendingEvents(ctx, "", 10)
-	if err != nil || len(events) != 1 || events[0].Type != "cdr.created" {
-		t.Errorf("outbox: %+v, %v", events, err)
-	}
-	// A repeated stop is answered again and changes nothing.
-	ch.call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":17050,"timestamp":%q}`, tx, stop.Format(time.RFC3339)))
-	if events, _ := w.store.PendingEvents(ctx, "", 10); len(events) != 1 {
-		t.Errorf("a repeated stop wrote %d events", len(events))
-	}
+		sess, err = w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
+		if err != nil || sess.State != evbill.SessionEnded {
+			t.Fatalf("session: %+v, %v", sess, err)
+		}
+		samples, _ := w.store.Samples(ctx, w.tenant.ID, sess.ID)
+		if len(samples) != 3 || !samples[0].Time.Before(samples[1].Time) {
+			t.Fatalf("samples not kept one per instant, in order: %+v", samples)
+		}
+		record, err := w.store.CDRBySession(ctx, w.tenant.ID, sess.ID)
+		if err != nil {
+			t.Fatalf("no CDR: %v", err)
+		}
+		// The same readings priced directly by the engine.
+		tf, _ := tariff.Parse(w.tariff.Document)
+		ams, _ := time.LoadLocation("Europe/Amsterdam")
+		m := &tariff.Metered{Start: start, MeterStartWh: decimal.MustNew(1000, 0), Location: ams, End: stop,
+			MeterStopWh: decimal.MustNew(17050, 0), HasMeterStop: true, ParkingStart: start.Add(95 * time.Minute),
+			Samples: []tariff.Sample{
+				{Time: start.Add(45 * time.Minute), EnergyWh: decimal.MustNew(9250, 0), PowerW: decimal.MustNew(11000, 0), HasPower: true},
+				{Time: start.Add(90 * time.Minute), EnergyWh: decimal.MustNew(17050, 0), PowerW: decimal.MustNew(10400, 0), HasPower: true},
+				{Time: start.Add(95 * time.Minute), EnergyWh: decimal.MustNew(17050, 0), PowerW: decimal.Zero, HasPower: true},
+			}}
+		want, _, err := tf.PriceMetered(m, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if record.AmountMinor != want.Charge.Minor || record.Currency != "EUR" {
+			t.Errorf("CDR charges %d %s, the engine %s", record.AmountMinor, record.Currency, want.Charge)
+		}
+		// The cost shown for the ended session is the CDR's; the last running
+		// cost shown before the stop was not more.
+		final, err := w.svc.Live(ctx, w.tenant.ID, sess.ID)
+		if err != nil || final.Result == nil || final.Result.Charge.Minor != record.AmountMinor {
+			t.Errorf("live view after the stop: %v, %v; want the CDR's %d", final.Result, err, record.AmountMinor)
+		}
+		if running.Result.Charge.Minor > record.AmountMinor {
+			t.Errorf("the running cost %s exceeded the final %d", running.Result.Charge, record.AmountMinor)
+		}
+		parsed, err := cdr.Parse(record.Document)
+		if err != nil {
+			t.Fatalf("the stored CDR is not OCPI: %v\n%s", err, record.Document)
+		}
+		if parsed.Session.Start != start || len(parsed.Session.Periods) == 0 {
+			t.Errorf("stored CDR: %+v", parsed.Session)
+		}
+		events, err := w.store.PendingEvents(ctx, "", 10)
+		if err != nil || len(events) != 1 || events[0].Type != "cdr.created" {
+			t.Errorf("outbox: %+v, %v", events, err)
+		}
+		// A repeated stop is answered again and changes nothing.
+		ch.call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":17050,"timestamp":%q}`, tx, stop.Format(time.RFC3339)))
+		if events, _ := w.store.PendingEvents(ctx, "", 10); len(events) != 1 {
+			t.Errorf("a repeated stop wrote %d events", len(events))
+		}
+	})
 }
 
 // TestStopForUnknownTransaction: always answered, kept as an orphan.
 func TestStopForUnknownTransaction(t *testing.T) {
-	w := newWorld(t)
-	ch, err := dial(t, w.url, "CP-1", password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch.call("StopTransaction", `{"transactionId":4242,"meterStop":500,"timestamp":"2027-03-12T18:00:00Z"}`)
-	sessions, err := w.store.ListSessions(context.Background(), w.tenant.ID, evbill.Page{})
-	if err != nil || len(sessions) != 1 || sessions[0].State != evbill.SessionEnded || len(sessions[0].Flags) != 1 || sessions[0].Flags[0] != evbill.FlagOrphanStop {
-		t.Fatalf("orphan: %+v, %v", sessions, err)
-	}
+	forEachEngine(t, func(t *testing.T, w *world) {
+		ch, err := dial(t, w.url, "CP-1", password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch.call("StopTransaction", `{"transactionId":4242,"meterStop":500,"timestamp":"2027-03-12T18:00:00Z"}`)
+		sessions, err := w.store.ListSessions(context.Background(), w.tenant.ID, evbill.Page{})
+		if err != nil || len(sessions) != 1 || sessions[0].State != evbill.SessionEnded || len(sessions[0].Flags) != 1 || sessions[0].Flags[0] != evbill.FlagOrphanStop {
+			t.Fatalf("orphan: %+v, %v", sessions, err)
+		}
+	})
 }
 
 // TestImplausibleMeterIsNotBilled: energy beyond what 22 kW can deliver is
 // flagged and ends without a CDR.
 func TestImplausibleMeterIsNotBilled(t *testing.T) {
-	w := newWorld(t)
-	ch, err := dial(t, w.url, "CP-1", password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Date(2027, 3, 12, 17, 15, 0, 0, time.UTC)
-	res := ch.call("StartTransaction", fmt.Sprintf(`{"connectorId":1,"idTag":"TAG1","meterStart":0,"timestamp":%q}`, start.Format(time.RFC3339)))
-	tx := int(res["transactionId"].(float64))
-	ch.call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":500000,"timestamp":%q}`, tx, start.Add(time.Hour).Format(time.RFC3339)))
-	sess, _ := w.store.SessionByTransaction(context.Background(), w.tenant.ID, w.station.ID, int64(tx))
-	if len(sess.Flags) == 0 || sess.Flags[0] != evbill.FlagImplausibleEnergy {
-		t.Errorf("flags %v, want implausible_energy", sess.Flags)
-	}
-	if _, err := w.store.CDRBySession(context.Background(), w.tenant.ID, sess.ID); evbill.ErrorCode(err) != evbill.ENOTFOUND {
-		t.Errorf("an implausible session was billed: %v", err)
-	}
+	forEachEngine(t, func(t *testing.T, w *world) {
+		ch, err := dial(t, w.url, "CP-1", password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Date(2027, 3, 12, 17, 15, 0, 0, time.UTC)
+		res := ch.call("StartTransaction", fmt.Sprintf(`{"connectorId":1,"idTag":"TAG1","meterStart":0,"timestamp":%q}`, start.Format(time.RFC3339)))
+		tx := int(res["transactionId"].(float64))
+		ch.call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":500000,"timestamp":%q}`, tx, start.Add(time.Hour).Format(time.RFC3339)))
+		sess, _ := w.store.SessionByTransaction(context.Background(), w.tenant.ID, w.station.ID, int64(tx))
+		if len(sess.Flags) == 0 || sess.Flags[0] != evbill.FlagImplausibleEnergy {
+			t.Errorf("flags %v, want implausible_energy", sess.Flags)
+		}
+		if _, err := w.store.CDRBySession(context.Background(), w.tenant.ID, sess.ID); evbill.ErrorCode(err) != evbill.ENOTFOUND {
+			t.Errorf("an implausible session was billed: %v", err)
+		}
+	})
 }
 
 func TestAuthRefusals(t *testing.T) {
-	w := newWorld(t)
-	for _, tc := range []struct{ cp, pw string }{{"CP-1", "wrong password here"}, {"CP-404", password}} {
-		if _, err := dial(t, w.url, tc.cp, tc.pw); err == nil || !strings.Contains(err.Error(), "401") {
-			t.Errorf("%s/%s: %v, want a 401 refusal", tc.cp, tc.pw, err)
+	forEachEngine(t, func(t *testing.T, w *world) {
+		for _, tc := range []struct{ cp, pw string }{{"CP-1", "wrong password here"}, {"CP-404", password}} {
+			if _, err := dial(t, w.url, tc.cp, tc.pw); err == nil || !strings.Contains(err.Error(), "401") {
+				t.Errorf("%s/%s: %v, want a 401 refusal", tc.cp, tc.pw, err)
+			}
 		}
-	}
+	})
 }
 
 // TestRebootThenStopWins: a BootNotification flags the open session; the
 // StopTransaction the charger then sends from its queue ends it as usual.
 func TestRebootThenStopWins(t *testing.T) {
-	w := newWorld(t)
-	ch, err := dial(t, w.url, "CP-1", password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	start := time.Date(2027, 3, 12, 17, 15, 0, 0, time.UTC)
-	tx := int(ch.call("StartTransaction", fmt.Sprintf(`{"connectorId":1,"idTag":"TAG1","meterStart":0,"timestamp":%q}`, start.Format(time.RFC3339)))["transactionId"].(float64))
-	ch.call("BootNotification", `{"chargePointVendor":"Alfen","chargePointModel":"Eve"}`)
-	sess, _ := w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
-	if sess.State == evbill.SessionEnded || len(sess.Flags) != 1 || sess.Flags[0] != evbill.FlagEndedByReboot {
-		t.Fatalf("after the reboot: %+v", sess)
-	}
-	ch.call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":5000,"timestamp":%q,"reason":"PowerLoss"}`, tx, start.Add(time.Hour).Format(time.RFC3339)))
-	sess, _ = w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
-	if sess.State != evbill.SessionEnded || sess.StopReason != "PowerLoss" || sess.MeterStopWh != "5000" || len(sess.Flags) != 0 {
-		t.Fatalf("the charger's stop should win: %+v", sess)
-	}
-	if _, err := w.store.CDRBySession(ctx, w.tenant.ID, sess.ID); err != nil {
-		t.Errorf("no CDR: %v", err)
-	}
+	forEachEngine(t, func(t *testing.T, w *world) {
+		ch, err := dial(t, w.url, "CP-1", password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		start := time.Date(2027, 3, 12, 17, 15, 0, 0, time.UTC)
+		tx := int(ch.call("StartTransaction", fmt.Sprintf(`{"connectorId":1,"idTag":"TAG1","meterStart":0,"timestamp":%q}`, start.Format(time.RFC3339)))["transactionId"].(float64))
+		ch.call("BootNotification", `{"chargePointVendor":"Alfen","chargePointModel":"Eve"}`)
+		sess, _ := w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
+		if sess.State == evbill.SessionEnded || len(sess.Flags) != 1 || sess.Flags[0] != evbill.FlagEndedByReboot {
+			t.Fatalf("after the reboot: %+v", sess)
+		}
+		ch.call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":5000,"timestamp":%q,"reason":"PowerLoss"}`, tx, start.Add(time.Hour).Format(time.RFC3339)))
+		sess, _ = w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
+		if sess.State != evbill.SessionEnded || sess.StopReason != "PowerLoss" || sess.MeterStopWh != "5000" || len(sess.Flags) != 0 {
+			t.Fatalf("the charger's stop should win: %+v", sess)
+		}
+		if _, err := w.store.CDRBySession(ctx, w.tenant.ID, sess.ID); err != nil {
+			t.Errorf("no CDR: %v", err)
+		}
+	})
 }
 
 // TestRebootThenNewStart: after a reboot the charger starts a new
 // transaction on the connector without stopping the old one, which is
 // then ended at its last reading and priced.
 func TestRebootThenNewStart(t *testing.T) {
-	w := newWorld(t)
-	ch, err := dial(t, w.url, "CP-1", password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	start := time.Date(2027, 3, 12, 17, 15, 0, 0, time.UTC)
-	tx := int(ch.call("StartTransaction", fmt.Sprintf(`{"connectorId":1,"idTag":"TAG1","meterStart":1000,"timestamp":%q}`, start.Format(time.RFC3339)))["transactionId"].(float64))
-	ch.call("MeterValues", meterValues(tx, start.Add(30*time.Minute), 6500, 11000))
-	ch.call("BootNotification", `{"chargePointVendor":"Alfen","chargePointModel":"Eve"}`)
-	next := start.Add(time.Hour)
-	tx2 := int(ch.call("StartTransaction", fmt.Sprintf(`{"connectorId":1,"idTag":"TAG1","meterStart":6500,"timestamp":%q}`, next.Format(time.RFC3339)))["transactionId"].(float64))
-	if tx2 == tx {
-		t.Fatal("a new start got the old transaction id")
-	}
-	old, _ := w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
-	if old.State != evbill.SessionEnded || old.StopReason != "Reboot" || old.MeterStopWh != "6500" || !old.StoppedAt.Equal(start.Add(30*time.Minute)) {
-		t.Fatalf("the interrupted session: %+v", old)
-	}
-	if c, err := w.store.CDRBySession(ctx, w.tenant.ID, old.ID); err != nil || c.AmountMinor <= 0 {
-		t.Errorf("the interrupted session was not priced: %+v, %v", c, err)
-	}
-	cur, _ := w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx2))
-	if cur.State == evbill.SessionEnded {
-		t.Errorf("the new session ended: %+v", cur)
-	}
+	forEachEngine(t, func(t *testing.T, w *world) {
+		ch, err := dial(t, w.url, "CP-1", password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		start := time.Date(2027, 3, 12, 17, 15, 0, 0, time.UTC)
+		tx := int(ch.call("StartTransaction", fmt.Sprintf(`{"connectorId":1,"idTag":"TAG1","meterStart":1000,"timestamp":%q}`, start.Format(time.RFC3339)))["transactionId"].(float64))
+		ch.call("MeterValues", meterValues(tx, start.Add(30*time.Minute), 6500, 11000))
+		ch.call("BootNotification", `{"chargePointVendor":"Alfen","chargePointModel":"Eve"}`)
+		next := start.Add(time.Hour)
+		tx2 := int(ch.call("StartTransaction", fmt.Sprintf(`{"connectorId":1,"idTag":"TAG1","meterStart":6500,"timestamp":%q}`, next.Format(time.RFC3339)))["transactionId"].(float64))
+		if tx2 == tx {
+			t.Fatal("a new start got the old transaction id")
+		}
+		old, _ := w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
+		if old.State != evbill.SessionEnded || old.StopReason != "Reboot" || old.MeterStopWh != "6500" || !old.StoppedAt.Equal(start.Add(30*time.Minute)) {
+			t.Fatalf("the interrupted session: %+v", old)
+		}
+		if c, err := w.store.CDRBySession(ctx, w.tenant.ID, old.ID); err != nil || c.AmountMinor <= 0 {
+			t.Errorf("the interrupted session was not priced: %+v, %v", c, err)
+		}
+		cur, _ := w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx2))
+		if cur.State == evbill.SessionEnded {
+			t.Errorf("the new session ended: %+v", cur)
+		}
+	})
+}
+
+// TestSweepEndsAbandonedRebootedSession: a charger rebooted mid-session
+// and never sent the StopTransaction nor started anew; once the grace has
+// passed the sweep ends the session at its last reading, priced, and a
+// StopTransaction arriving later still is answered and changes nothing.
+func TestSweepEndsAbandonedRebootedSession(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, w *world) {
+		ch, err := dial(t, w.url, "CP-1", password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		start := time.Date(2027, 3, 12, 17, 15, 0, 0, time.UTC)
+		tx := int(ch.call("StartTransaction", fmt.Sprintf(`{"connectorId":1,"idTag":"TAG1","meterStart":1000,"timestamp":%q}`, start.Format(time.RFC3339)))["transactionId"].(float64))
+		ch.call("MeterValues", meterValues(tx, start.Add(30*time.Minute), 6500, 11000))
+		ch.call("BootNotification", `{"chargePointVendor":"Alfen","chargePointModel":"Eve"}`)
+
+		if n, err := w.svc.SweepRebooted(ctx, time.Hour); err != nil || n != 0 {
+			t.Fatalf("a sweep within the grace ended %d sessions, %v", n, err)
+		}
+		// The clock a day ahead: the flag is older than the grace, and so
+		// is the last reading.
+		w.setClock(start.Add(24 * time.Hour))
+		if n, err := w.svc.SweepRebooted(ctx, time.Hour); err != nil || n != 1 {
+			t.Fatalf("the sweep after the grace ended %d sessions, %v; want 1", n, err)
+		}
+		sess, _ := w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
+		if sess.State != evbill.SessionEnded || sess.StopReason != "Reboot" || sess.MeterStopWh != "6500" || !sess.StoppedAt.Equal(start.Add(30*time.Minute)) {
+			t.Fatalf("the abandoned session: %+v", sess)
+		}
+		record, err := w.store.CDRBySession(ctx, w.tenant.ID, sess.ID)
+		if err != nil || record.AmountMinor <= 0 {
+			t.Fatalf("the abandoned session was not priced: %+v, %v", record, err)
+		}
+		if n, err := w.svc.SweepRebooted(ctx, time.Hour); err != nil || n != 0 {
+			t.Errorf("a second sweep ended %d sessions, %v", n, err)
+		}
+		ch.call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":7000,"timestamp":%q}`, tx, start.Add(time.Hour).Format(time.RFC3339)))
+		again, _ := w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
+		if again.MeterStopWh != "6500" {
+			t.Errorf("a late stop changed the sealed session: %+v", again)
+		}
+		if c, _ := w.store.CDRBySession(ctx, w.tenant.ID, sess.ID); c.ID != record.ID || c.AmountMinor != record.AmountMinor {
+			t.Errorf("a late stop changed the CDR: %+v, was %+v", c, record)
+		}
+	})
+}
+
+// TestSweepKeepsResumedSession: the charger kept the transaction through
+// its reboot and still reports readings for it; the sweep clears the flag
+// rather than ending a live session.
+func TestSweepKeepsResumedSession(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, w *world) {
+		ch, err := dial(t, w.url, "CP-1", password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		start := time.Date(2027, 3, 12, 17, 15, 0, 0, time.UTC)
+		tx := int(ch.call("StartTransaction", fmt.Sprintf(`{"connectorId":1,"idTag":"TAG1","meterStart":1000,"timestamp":%q}`, start.Format(time.RFC3339)))["transactionId"].(float64))
+		ch.call("BootNotification", `{"chargePointVendor":"Alfen","chargePointModel":"Eve"}`)
+		ch.call("MeterValues", meterValues(tx, start.Add(3*time.Hour), 9000, 11000))
+		// Two hours later still: the flag is older than the grace, the
+		// reading is not.
+		w.setClock(start.Add(3*time.Hour + 30*time.Minute))
+		if n, err := w.svc.SweepRebooted(ctx, time.Hour); err != nil || n != 0 {
+			t.Fatalf("the sweep ended %d sessions, %v; want none", n, err)
+		}
+		sess, _ := w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
+		if sess.State == evbill.SessionEnded || len(sess.Flags) != 0 {
+			t.Fatalf("a resumed session: %+v; want open, unflagged", sess)
+		}
+	})
+}
+
+// TestBadFramesAreAnswered: schema violations through the real server and
+// service get the right CALLERROR, and the connection goes on working.
+func TestBadFramesAreAnswered(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, w *world) {
+		ch, err := dial(t, w.url, "CP-1", password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct{ frame, code string }{
+			{`[2,"b1","StartTransaction",{"connectorId":1,"idTag":"TAG1","timestamp":"2027-03-12T17:15:00Z"}]`, "OccurenceConstraintViolation"},
+			{`[2,"b2","StartTransaction",{"connectorId":"1","idTag":"TAG1","meterStart":0,"timestamp":"2027-03-12T17:15:00Z"}]`, "TypeConstraintViolation"},
+			{`[2,"b3","StartTransaction",{"connectorId":1,"idTag":"TAG1-MUCH-TOO-LONG-FOR-AN-ID-TAG","meterStart":0,"timestamp":"2027-03-12T17:15:00Z"}]`, "PropertyConstraintViolation"},
+			{`[2,"b4","MeterValues",{"connectorId":1,"meterValue":[],"extra":1}]`, "FormationViolation"},
+			{`[2,"b5","FlyToTheMoon",{}]`, "NotImplemented"},
+			{`[2,"b6","Heartbeat"`, "FormationViolation"},
+		} {
+			if got := ch.raw(tc.frame); len(got) < 3 || string(got[0]) != "4" || string(got[2]) != strconv.Quote(tc.code) {
+				t.Errorf("%s: answered %s, want a %s CALLERROR", tc.frame, got, tc.code)
+			}
+		}
+		if got := ch.call("Heartbeat", `{}`); got["currentTime"] == nil {
+			t.Errorf("the connection stopped working after bad frames: %v", got)
+		}
+		sessions, _ := w.store.ListSessions(context.Background(), w.tenant.ID, evbill.Page{})
+		if len(sessions) != 0 {
+			t.Errorf("bad frames stored sessions: %+v", sessions)
+		}
+	})
 }

@@ -440,6 +440,20 @@ func (s *Store) OpenSessions(ctx context.Context, tenantID, stationID string) ([
 	return sessions(rows), nil
 }
 
+// StaleOpenSessions returns open sessions of every tenant flagged flag and
+// unchanged since before, oldest change first; at most limit (1 to
+// evbill.MaxPageLimit).
+func (s *Store) StaleOpenSessions(ctx context.Context, flag string, before time.Time, limit int) ([]evbill.Session, error) {
+	if limit < 1 || limit > evbill.MaxPageLimit {
+		limit = evbill.MaxPageLimit
+	}
+	rows, err := s.r.StaleOpenSessions(ctx, db.StaleOpenSessionsParams{Before: normalize(before).UnixMicro(), Flag: flag, Lim: int64(limit)})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: stale open sessions: %w", err)
+	}
+	return sessions(rows), nil
+}
+
 // ListSessions returns a page of the tenant's sessions, ordered by ID.
 func (s *Store) ListSessions(ctx context.Context, tenantID string, p evbill.Page) ([]evbill.Session, error) {
 	rows, err := s.r.ListSessions(ctx, db.ListSessionsParams{TenantID: tenantID, After: p.After, Lim: limit(p)})

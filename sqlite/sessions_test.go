@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"math"
 	"os"
 	"path/filepath"
@@ -74,47 +75,63 @@ func TestTransactionIDsRunOut(t *testing.T) {
 // tenant: SQLite uses a partial index only when the query's condition
 // matches the index's, which an edit of either could silently break.
 func TestOpenSessionsUsesPartialIndex(t *testing.T) {
+	p := plan(t, querySQL(t, "OpenSessions"), "ten_x", "sta_x")
+	if !strings.Contains(p, "sessions_open_idx") || strings.Contains(p, "TEMP B-TREE") {
+		t.Errorf("OpenSessions plan = %q, want a read of sessions_open_idx in order", p)
+	}
+}
+
+// TestStaleOpenSessionsUsesPartialIndex: the sweep's query reads the
+// partial index of open sessions by last change, not the whole table.
+func TestStaleOpenSessionsUsesPartialIndex(t *testing.T) {
+	p := plan(t, querySQL(t, "StaleOpenSessions"), sql.Named("before", 1), sql.Named("flag", "ended_by_reboot"), sql.Named("lim", 10))
+	if !strings.Contains(p, "sessions_open_updated_at") {
+		t.Errorf("StaleOpenSessions plan = %q, want a read of sessions_open_updated_at", p)
+	}
+}
+
+// plan returns SQLite's query plan for the query, its steps joined by "; ".
+func plan(t *testing.T, query string, args ...any) string {
+	t.Helper()
 	ctx := t.Context()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "evbill.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	rows, err := s.reader.QueryContext(ctx, "EXPLAIN QUERY PLAN "+openSessionsSQL(t), "ten_x", "sta_x")
+	rows, err := s.reader.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	var plan []string
+	var steps []string
 	for rows.Next() {
 		var id, parent, notused int
 		var detail string
 		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
 			t.Fatal(err)
 		}
-		plan = append(plan, detail)
+		steps = append(steps, detail)
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if p := strings.Join(plan, "; "); !strings.Contains(p, "sessions_open_idx") || strings.Contains(p, "TEMP B-TREE") {
-		t.Errorf("OpenSessions plan = %q, want a read of sessions_open_idx in order", p)
-	}
+	return strings.Join(steps, "; ")
 }
 
-// openSessionsSQL returns the OpenSessions query as sqlc was given it.
-func openSessionsSQL(t *testing.T) string {
+// querySQL returns a query of queries/sessions.sql as sqlc was given it.
+func querySQL(t *testing.T, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("queries", "sessions.sql"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	const name = "-- name: OpenSessions :many\n"
+	header := "-- name: " + name + " :many\n"
 	src := string(b)
-	i := strings.Index(src, name)
+	i := strings.Index(src, header)
 	if i < 0 {
-		t.Fatal("no OpenSessions query in queries/sessions.sql")
+		t.Fatalf("no %s query in queries/sessions.sql", name)
 	}
-	q, _, _ := strings.Cut(src[i+len(name):], ";")
+	q, _, _ := strings.Cut(src[i+len(header):], ";")
 	return q
 }

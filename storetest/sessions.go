@@ -42,6 +42,7 @@ func RunSessions(t *testing.T, open func(t *testing.T) FullStore) {
 		{"LargeBatch", testSessionLargeBatch},
 		{"TransactionFailure", testSessionTransactionFailure},
 		{"OpenSessions", testOpenSessions},
+		{"StaleOpenSessions", testStaleOpenSessions},
 		{"Pagination", testSessionPagination},
 		{"PendingEvents", testPendingEvents},
 		{"OutboxFollowedLive", testOutboxFollowedLive},
@@ -911,6 +912,67 @@ func testOpenSessions(t *testing.T, s FullStore) {
 	noErr(t, "OpenSessions of a missing station", err)
 	if len(got) != 0 {
 		t.Errorf("OpenSessions of a missing station = %v", got)
+	}
+}
+
+// testStaleOpenSessions: the sweep's query finds open sessions carrying
+// the flag in every tenant, by when they last changed, and nothing else.
+// The sessions it flags are ended afterwards, so that runs sharing a
+// database do not pile them up.
+func testStaleOpenSessions(t *testing.T, s FullStore) {
+	ctx := t.Context()
+	w, other := newSessionWorld(t, s), newSessionWorld(t, s)
+	flag := func(ss evbill.Session, flags ...string) evbill.Session {
+		ss.Flags = flags
+		noErr(t, "UpdateSession", s.UpdateSession(ctx, &ss))
+		return ss
+	}
+	before := time.Now().Add(-time.Second)
+	rebooted := flag(startNew(t, s, w.session(1, 0)), evbill.FlagEndedByReboot)
+	twoFlags := flag(startNew(t, s, w.session(2, 0)), evbill.FlagMeterBackwards, evbill.FlagEndedByReboot)
+	elsewhere := flag(startNew(t, s, other.session(1, 0)), evbill.FlagEndedByReboot)
+	flag(startNew(t, s, w.session(3, 0)), evbill.FlagMeterBackwards)
+	startNew(t, s, w.session(4, 0))
+	ended := flag(startNew(t, s, w.session(5, 0)), evbill.FlagEndedByReboot)
+	end := endWith(ended, t0.Add(time.Hour), "cdr.created")
+	noErr(t, "EndSession", s.EndSession(ctx, end.Session, end.CDR, end.Events))
+	mine := []evbill.Session{rebooted, twoFlags, elsewhere}
+	t.Cleanup(func() {
+		for _, ss := range mine {
+			end := endWith(ss, t0.Add(time.Hour), "cdr.created")
+			_ = s.EndSession(context.Background(), end.Session, end.CDR, end.Events)
+		}
+	})
+	after := time.Now().Add(time.Second)
+
+	got, err := s.StaleOpenSessions(ctx, evbill.FlagEndedByReboot, after, evbill.MaxPageLimit)
+	noErr(t, "StaleOpenSessions", err)
+	found := map[string]bool{}
+	for i, ss := range got {
+		if ss.State == evbill.SessionEnded || !slices.Contains(ss.Flags, evbill.FlagEndedByReboot) {
+			t.Errorf("StaleOpenSessions returned %+v: ended, or without the flag", ss)
+		}
+		if i > 0 && ss.UpdatedAt.Before(got[i-1].UpdatedAt) {
+			t.Errorf("StaleOpenSessions not ordered by last change: %v before %v", got[i-1].UpdatedAt, ss.UpdatedAt)
+		}
+		found[ss.ID] = true
+	}
+	for _, ss := range mine {
+		if !found[ss.ID] {
+			t.Errorf("StaleOpenSessions missed %s (flags %v, tenant %s)", ss.ID, ss.Flags, ss.TenantID)
+		}
+	}
+	got, err = s.StaleOpenSessions(ctx, evbill.FlagEndedByReboot, before, evbill.MaxPageLimit)
+	noErr(t, "StaleOpenSessions", err)
+	for _, ss := range got {
+		for _, m := range mine {
+			if ss.ID == m.ID {
+				t.Errorf("StaleOpenSessions before the change returned %s, changed since", ss.ID)
+			}
+		}
+	}
+	if got, err := s.StaleOpenSessions(ctx, evbill.FlagEndedByReboot, after, 1); err != nil || len(got) != 1 {
+		t.Errorf("StaleOpenSessions with limit 1 = %d sessions, %v", len(got), err)
 	}
 }
 

@@ -103,6 +103,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	resolver := pricing.NewResolver(store)
 	charge := charging.NewService(charging.Config{Store: store, Resolver: resolver, Logger: log})
 	defer charge.Close()
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go charge.RunSweeper(sweepCtx, time.Minute, charging.DefaultRebootGrace)
 	central := &ocpp.Server{Authenticate: charge.Authenticate, Handler: charge, Logger: log}
 	handler, err := api.New(api.Config{Store: store, Charging: charge, Chargers: central, Resolver: resolver, Logger: log, Version: version})
 	if err != nil {

@@ -139,3 +139,10 @@ SELECT position FROM events WHERE id = $1;
 SELECT id, tenant_id, type, payload, created_at FROM events
 WHERE position > @after ORDER BY position LIMIT @lim;
 
+
+-- name: StaleOpenSessions :many
+-- Every tenant's: the sweep runs for the whole installation.
+SELECT * FROM sessions
+WHERE state <> 'ended' AND updated_at < @before AND @flag::text = ANY (string_to_array(flags, ','))
+ORDER BY updated_at, tenant_id, id
+LIMIT @lim;

@@ -89,3 +89,10 @@ SELECT count(*) FROM tokens WHERE tenant_id = ? AND id = ?;
 -- name: TariffVersionExists :one
 SELECT count(*) FROM tariff_versions WHERE tenant_id = ? AND tariff_id = ? AND version = ?;
 
+
+-- name: StaleOpenSessions :many
+-- Every tenant's: the sweep runs for the whole installation.
+SELECT * FROM sessions
+WHERE state <> 'ended' AND updated_at < @before AND (',' || flags || ',') LIKE ('%,' || CAST(@flag AS TEXT) || ',%')
+ORDER BY updated_at, tenant_id, id
+LIMIT @lim;

@@ -595,6 +595,62 @@ func (q *Queries) SessionState(ctx context.Context, arg SessionStateParams) (str
 	return state, err
 }
 
+const staleOpenSessions = `-- name: StaleOpenSessions :many
+SELECT tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id, group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at, parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at FROM sessions
+WHERE state <> 'ended' AND updated_at < $1 AND $2::text = ANY (string_to_array(flags, ','))
+ORDER BY updated_at, tenant_id, id
+LIMIT $3
+`
+
+type StaleOpenSessionsParams struct {
+	Before time.Time
+	Flag   string
+	Lim    int32
+}
+
+// Every tenant's: the sweep runs for the whole installation.
+func (q *Queries) StaleOpenSessions(ctx context.Context, arg StaleOpenSessionsParams) ([]Session, error) {
+	rows, err := q.db.Query(ctx, staleOpenSessions, arg.Before, arg.Flag, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Session
+	for rows.Next() {
+		var i Session
+		if err := rows.Scan(
+			&i.TenantID,
+			&i.ID,
+			&i.StationID,
+			&i.ConnectorNumber,
+			&i.TransactionID,
+			&i.IDTag,
+			&i.TokenID,
+			&i.DriverID,
+			&i.GroupID,
+			&i.TariffID,
+			&i.TariffVersion,
+			&i.MeterStartWh,
+			&i.MeterStopWh,
+			&i.StartedAt,
+			&i.ParkingStartedAt,
+			&i.StoppedAt,
+			&i.State,
+			&i.StopReason,
+			&i.Flags,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const startSession = `-- name: StartSession :one
 WITH existing AS (
     SELECT tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id, group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at, parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at FROM sessions

@@ -201,6 +201,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.siteExistsStmt, err = db.PrepareContext(ctx, siteExists); err != nil {
 		return nil, fmt.Errorf("error preparing query SiteExists: %w", err)
 	}
+	if q.staleOpenSessionsStmt, err = db.PrepareContext(ctx, staleOpenSessions); err != nil {
+		return nil, fmt.Errorf("error preparing query StaleOpenSessions: %w", err)
+	}
 	if q.stationStmt, err = db.PrepareContext(ctx, station); err != nil {
 		return nil, fmt.Errorf("error preparing query Station: %w", err)
 	}
@@ -564,6 +567,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing siteExistsStmt: %w", cerr)
 		}
 	}
+	if q.staleOpenSessionsStmt != nil {
+		if cerr := q.staleOpenSessionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing staleOpenSessionsStmt: %w", cerr)
+		}
+	}
 	if q.stationStmt != nil {
 		if cerr := q.stationStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing stationStmt: %w", cerr)
@@ -767,6 +775,7 @@ type Queries struct {
 	setStationPasswordStmt         *sql.Stmt
 	siteStmt                       *sql.Stmt
 	siteExistsStmt                 *sql.Stmt
+	staleOpenSessionsStmt          *sql.Stmt
 	stationStmt                    *sql.Stmt
 	stationByChargePointIDStmt     *sql.Stmt
 	stationExistsStmt              *sql.Stmt
@@ -853,6 +862,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setStationPasswordStmt:         q.setStationPasswordStmt,
 		siteStmt:                       q.siteStmt,
 		siteExistsStmt:                 q.siteExistsStmt,
+		staleOpenSessionsStmt:          q.staleOpenSessionsStmt,
 		stationStmt:                    q.stationStmt,
 		stationByChargePointIDStmt:     q.stationByChargePointIDStmt,
 		stationExistsStmt:              q.stationExistsStmt,
