@@ -28,9 +28,14 @@ func (r Role) Valid() bool {
 
 // Tenant is an operator: every other record belongs to exactly one.
 type Tenant struct {
-	ID        string
-	Name      string
-	CreatedAt time.Time
+	ID   string
+	Name string
+	// AutoRegisterSiteID, when set, lets a charger that no tenant knows
+	// register itself into this site of the tenant on its first
+	// connection, with the password it presents. Off ("") by default:
+	// it is for demos and first installs.
+	AutoRegisterSiteID string
+	CreatedAt          time.Time
 }
 
 // APIKey is a tenant's credential. The secret is shown once at creation and
@@ -212,6 +217,15 @@ type Store interface {
 	CreateTenant(ctx context.Context, t *Tenant) error
 	TenantByName(ctx context.Context, name string) (Tenant, error)
 	CountTenants(ctx context.Context) (int, error)
+	// Tenant returns a tenant by ID.
+	Tenant(ctx context.Context, id string) (Tenant, error)
+	// SetAutoRegisterSite turns auto-registration of unknown chargers on
+	// (into the tenant's site siteID) or off (""). ENOTFOUND when the
+	// tenant or the site does not exist.
+	SetAutoRegisterSite(ctx context.Context, tenantID, siteID string) error
+	// AutoRegisterTenants returns the tenants, across the installation,
+	// that take unknown chargers, ordered by ID.
+	AutoRegisterTenants(ctx context.Context) ([]Tenant, error)
 
 	// CreateAPIKey stores a key with the hash of its secret.
 	CreateAPIKey(ctx context.Context, k *APIKey, secretHash []byte) error

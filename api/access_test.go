@@ -63,6 +63,8 @@ func TestRoles(t *testing.T) {
 		{"DELETE", "/api/v1/tariff-assignments/tas_missing", nil, auth.Write},
 		{"POST", "/api/v1/api-keys", map[string]any{"name": "k", "role": "readonly"}, auth.ManageKeys},
 		{"GET", "/api/v1/api-keys", nil, auth.ManageKeys},
+		{"GET", "/api/v1/tenant", nil, auth.Read},
+		{"PATCH", "/api/v1/tenant", map[string]any{"auto_register_site_id": ""}, auth.Configure},
 	}
 	for role, c := range map[evbill.Role]*client{evbill.RoleAdmin: tn.admin, evbill.RoleOperator: tn.operator, evbill.RoleFinance: tn.finance, evbill.RoleReadonly: tn.readonly} {
 		for _, o := range ops {
@@ -291,6 +293,35 @@ func TestTenantIsolationProperty(t *testing.T) {
 					rt.Fatalf("tenant %d %s: listed %v, want %v", ti, kind, ids, want)
 				}
 			}
+		}
+	})
+}
+
+// TestTenantSettings: the tenant shows its settings; an admin turns
+// auto-registration on with one of the tenant's sites, never another's,
+// and off again.
+func TestTenantSettings(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		tn, other := e.newTenant(), e.newTenant()
+		f, g := tn.admin.fixture(t), other.admin.fixture(t)
+		got := tn.readonly.do("GET", "/api/v1/tenant", nil).must(t, 200)
+		if got["auto_register_site_id"] != "" || got["id"] == "" {
+			t.Fatalf("a new tenant: %v", got)
+		}
+		got = tn.admin.do("PATCH", "/api/v1/tenant", map[string]any{"auto_register_site_id": f.site}).must(t, 200)
+		if got["auto_register_site_id"] != f.site {
+			t.Fatalf("after turning auto-registration on: %v", got)
+		}
+		tn.admin.do("PATCH", "/api/v1/tenant", map[string]any{"auto_register_site_id": g.site}).problem(t, 422, "invalid", "body.auto_register_site_id")
+		if got := tn.readonly.do("GET", "/api/v1/tenant", nil).must(t, 200); got["auto_register_site_id"] != f.site {
+			t.Fatalf("a refused change altered the setting: %v", got)
+		}
+		if got := other.readonly.do("GET", "/api/v1/tenant", nil).must(t, 200); got["auto_register_site_id"] != "" {
+			t.Fatalf("one tenant's setting showed in another: %v", got)
+		}
+		got = tn.admin.do("PATCH", "/api/v1/tenant", map[string]any{"auto_register_site_id": ""}).must(t, 200)
+		if got["auto_register_site_id"] != "" {
+			t.Fatalf("after turning auto-registration off: %v", got)
 		}
 	})
 }

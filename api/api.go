@@ -147,6 +147,7 @@ func New(cfg Config) (http.Handler, error) {
 	s.registerDrivers()
 	s.registerQuotes()
 	s.registerAPIKeys()
+	s.registerTenant()
 	s.registerSessions()
 	s.registerCommands()
 	return s, nil

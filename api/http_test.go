@@ -292,7 +292,7 @@ func TestOpenAPI(t *testing.T) {
 		"/api/v1/driver-groups": {"get", "post"}, "/api/v1/driver-groups/{id}": {"get", "patch"},
 		"/api/v1/drivers": {"get", "post"}, "/api/v1/drivers/{id}": {"get", "patch"},
 		"/api/v1/tokens": {"get", "post"}, "/api/v1/tokens/{id}": {"get", "patch"},
-		"/api/v1/quotes": {"post"}, "/api/v1/api-keys": {"get", "post"},
+		"/api/v1/quotes": {"post"}, "/api/v1/api-keys": {"get", "post"}, "/api/v1/tenant": {"get", "patch"},
 	}
 	for path, methods := range want {
 		for _, m := range methods {

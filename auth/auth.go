@@ -166,6 +166,10 @@ const (
 	// ManageKeys covers listing and creating API keys: whoever can make a
 	// key can make an admin key, so this is for admins alone.
 	ManageKeys
+	// Configure covers the tenant's own settings, such as letting unknown
+	// chargers register themselves: they decide who may connect, so they
+	// are for admins alone.
+	Configure
 )
 
 // String names the action for error messages.
@@ -177,6 +181,8 @@ func (a Action) String() string {
 		return "write"
 	case ManageKeys:
 		return "manage API keys"
+	case Configure:
+		return "configure the tenant"
 	}
 	return "unknown action " + strconv.Itoa(int(a))
 }
@@ -188,7 +194,7 @@ func (a Action) String() string {
 func Allowed(role evbill.Role, a Action) bool {
 	switch role {
 	case evbill.RoleAdmin:
-		return a == Read || a == Write || a == ManageKeys
+		return a == Read || a == Write || a == ManageKeys || a == Configure
 	case evbill.RoleOperator:
 		return a == Read || a == Write
 	case evbill.RoleFinance, evbill.RoleReadonly:

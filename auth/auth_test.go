@@ -110,13 +110,13 @@ func TestVerifyPasswordRejectsGarbage(t *testing.T) {
 }
 
 func TestAllowed(t *testing.T) {
-	want := map[evbill.Role][3]bool{ // Read, Write, ManageKeys
-		evbill.RoleAdmin:    {true, true, true},
-		evbill.RoleOperator: {true, true, false},
-		evbill.RoleFinance:  {true, false, false},
-		evbill.RoleReadonly: {true, false, false},
-		"":                  {false, false, false},
-		"root":              {false, false, false},
+	want := map[evbill.Role][4]bool{ // Read, Write, ManageKeys, Configure
+		evbill.RoleAdmin:    {true, true, true, true},
+		evbill.RoleOperator: {true, true, false, false},
+		evbill.RoleFinance:  {true, false, false, false},
+		evbill.RoleReadonly: {true, false, false, false},
+		"":                  {false, false, false, false},
+		"root":              {false, false, false, false},
 	}
 	for role, w := range want {
 		for a, ok := range w {

@@ -96,6 +96,9 @@ func (s *Service) Authenticate(ctx context.Context, chargePointID, password stri
 	if err != nil {
 		return ocpp.Identity{}, fmt.Errorf("%w: %v", ocpp.ErrAuthUnavailable, err)
 	}
+	if len(stations) == 0 {
+		return s.autoRegister(ctx, chargePointID, password)
+	}
 	for _, st := range stations {
 		hash, err := s.store.StationPasswordHash(ctx, st.TenantID, st.ID)
 		if err != nil || len(hash) == 0 {
@@ -106,6 +109,51 @@ func (s *Service) Authenticate(ctx context.Context, chargePointID, password stri
 		}
 	}
 	return ocpp.Identity{}, errors.New("unknown charge point or wrong password")
+}
+
+// MinAutoRegisterPassword is the shortest password a charger may register
+// itself with: the API's minimum for a station password.
+const MinAutoRegisterPassword = 16
+
+// autoRegister creates a station for a charger no tenant knows, when
+// exactly one tenant takes unknown chargers (Tenant.AutoRegisterSiteID),
+// and keeps the password it presented: trust on first use, for demos and
+// first installs. With no such tenant the charger is refused as unknown;
+// with several, evbill cannot tell whose it is and refuses it too. Two
+// first connections at once both end up on the one station, if their
+// passwords agree.
+func (s *Service) autoRegister(ctx context.Context, chargePointID, password string) (ocpp.Identity, error) {
+	tenants, err := s.store.AutoRegisterTenants(ctx)
+	if err != nil {
+		return ocpp.Identity{}, fmt.Errorf("%w: %v", ocpp.ErrAuthUnavailable, err)
+	}
+	switch {
+	case len(tenants) == 0:
+		return ocpp.Identity{}, errors.New("unknown charge point or wrong password")
+	case len(tenants) > 1:
+		s.log.Warn("refused an unknown charger: more than one tenant registers unknown chargers, so its tenant is ambiguous",
+			"charge_point", chargePointID, "tenants", len(tenants))
+		return ocpp.Identity{}, errors.New("unknown charge point, and its tenant is ambiguous")
+	case len(password) < MinAutoRegisterPassword:
+		return ocpp.Identity{}, fmt.Errorf("an unknown charger registers itself only with a password of at least %d characters", MinAutoRegisterPassword)
+	}
+	tn := tenants[0]
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return ocpp.Identity{}, err
+	}
+	st := evbill.Station{TenantID: tn.ID, SiteID: tn.AutoRegisterSiteID, ChargePointID: chargePointID}
+	if err := s.store.CreateStation(ctx, &st); err != nil {
+		if evbill.ErrorCode(err) == evbill.ECONFLICT {
+			return s.Authenticate(ctx, chargePointID, password, true) // registered a moment ago
+		}
+		return ocpp.Identity{}, fmt.Errorf("%w: registering the charger: %v", ocpp.ErrAuthUnavailable, err)
+	}
+	if err := s.store.SetStationPassword(ctx, tn.ID, st.ID, hash); err != nil {
+		return ocpp.Identity{}, fmt.Errorf("%w: registering the charger: %v", ocpp.ErrAuthUnavailable, err)
+	}
+	s.log.Info("registered an unknown charger", "charge_point", chargePointID, "tenant", tn.ID, "station", st.ID, "site", st.SiteID)
+	return ocpp.Identity{TenantID: tn.ID, StationID: st.ID, ChargePointID: chargePointID}, nil
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Second) }

@@ -500,3 +500,56 @@ func TestBadFramesAreAnswered(t *testing.T) {
 		}
 	})
 }
+
+// TestAutoRegister: off by default; when one tenant takes unknown
+// chargers, a new charger registers itself with its password into the
+// tenant's site, and from then on must present that password.
+func TestAutoRegister(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		const newPassword = "a new charger's password"
+		if _, err := dial(t, w.url, "CP-NEW", newPassword); err == nil || !strings.Contains(err.Error(), "401") {
+			t.Fatalf("an unknown charger with auto-registration off: %v, want 401", err)
+		}
+		if err := w.store.SetAutoRegisterSite(ctx, w.tenant.ID, w.station.SiteID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dial(t, w.url, "CP-SHORT", "short"); err == nil || !strings.Contains(err.Error(), "401") {
+			t.Errorf("an unknown charger with a short password: %v, want 401", err)
+		}
+		ch, err := dial(t, w.url, "CP-NEW", newPassword)
+		if err != nil {
+			t.Fatalf("an unknown charger with auto-registration on: %v", err)
+		}
+		ch.call("BootNotification", `{"chargePointVendor":"Alfen","chargePointModel":"Eve"}`)
+		stations, err := w.store.StationsByChargePointID(ctx, "CP-NEW")
+		if err != nil || len(stations) != 1 || stations[0].TenantID != w.tenant.ID || stations[0].SiteID != w.station.SiteID || !stations[0].HasPassword {
+			t.Fatalf("registered station: %+v, %v", stations, err)
+		}
+		if _, err := dial(t, w.url, "CP-NEW", "somebody else's password"); err == nil || !strings.Contains(err.Error(), "401") {
+			t.Errorf("a registered charger with another password: %v, want 401", err)
+		}
+		if _, err := dial(t, w.url, "CP-NEW", newPassword); err != nil {
+			t.Errorf("the registered charger again: %v", err)
+		}
+		// A second tenant taking unknown chargers makes the owner ambiguous.
+		other := evbill.Tenant{Name: "other"}
+		site := evbill.Site{Name: "Depot", Country: "NL", TimeZone: "Europe/Amsterdam"}
+		if err := w.store.CreateTenant(ctx, &other); err != nil {
+			t.Fatal(err)
+		}
+		site.TenantID = other.ID
+		if err := w.store.CreateSite(ctx, &site); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.store.SetAutoRegisterSite(ctx, other.ID, site.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dial(t, w.url, "CP-NEWER", newPassword); err == nil || !strings.Contains(err.Error(), "401") {
+			t.Errorf("an unknown charger with two tenants taking them: %v, want 401", err)
+		}
+		if st, _ := w.store.StationsByChargePointID(ctx, "CP-NEWER"); len(st) != 0 {
+			t.Errorf("an ambiguous charger was registered: %+v", st)
+		}
+	})
+}

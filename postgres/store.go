@@ -103,7 +103,53 @@ func (s *Store) TenantByName(ctx context.Context, name string) (evbill.Tenant, e
 	if err != nil {
 		return evbill.Tenant{}, readErr(err, "tenant", name)
 	}
-	return evbill.Tenant{ID: r.ID, Name: r.Name, CreatedAt: r.CreatedAt.UTC()}, nil
+	return tenant(r), nil
+}
+
+// tenant converts a row.
+func tenant(r db.Tenant) evbill.Tenant {
+	return evbill.Tenant{ID: r.ID, Name: r.Name, AutoRegisterSiteID: deref(r.AutoRegisterSiteID), CreatedAt: r.CreatedAt.UTC()}
+}
+
+// Tenant returns a tenant by ID.
+func (s *Store) Tenant(ctx context.Context, id string) (evbill.Tenant, error) {
+	r, err := s.q.Tenant(ctx, id)
+	if err != nil {
+		return evbill.Tenant{}, readErr(err, "tenant", id)
+	}
+	return tenant(r), nil
+}
+
+// SetAutoRegisterSite turns auto-registration on (into siteID) or off ("").
+// The site is looked up first so that a missing one is a plain
+// ENOTFOUND; the database's reference still guards the race.
+func (s *Store) SetAutoRegisterSite(ctx context.Context, tenantID, siteID string) error {
+	if siteID != "" {
+		if _, err := s.Site(ctx, tenantID, siteID); err != nil {
+			return err
+		}
+	}
+	n, err := s.q.SetAutoRegisterSite(ctx, db.SetAutoRegisterSiteParams{ID: tenantID, SiteID: nullString(siteID)})
+	if err != nil {
+		return fmt.Errorf("postgres: set auto-register site: %w", err)
+	}
+	if n == 0 {
+		return evbill.Errorf(evbill.ENOTFOUND, "tenant %q not found", tenantID)
+	}
+	return nil
+}
+
+// AutoRegisterTenants returns the tenants that take unknown chargers.
+func (s *Store) AutoRegisterTenants(ctx context.Context) ([]evbill.Tenant, error) {
+	rows, err := s.q.AutoRegisterTenants(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: auto-register tenants: %w", err)
+	}
+	out := make([]evbill.Tenant, len(rows))
+	for i, r := range rows {
+		out[i] = tenant(r)
+	}
+	return out, nil
 }
 
 // CountTenants returns the number of tenants.

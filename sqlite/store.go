@@ -99,7 +99,53 @@ func (s *Store) TenantByName(ctx context.Context, name string) (evbill.Tenant, e
 	if err != nil {
 		return evbill.Tenant{}, readErr(err, "tenant", name)
 	}
-	return evbill.Tenant{ID: r.ID, Name: r.Name, CreatedAt: fromMicros(r.CreatedAt)}, nil
+	return tenant(r), nil
+}
+
+// tenant converts a row.
+func tenant(r db.Tenant) evbill.Tenant {
+	return evbill.Tenant{ID: r.ID, Name: r.Name, AutoRegisterSiteID: r.AutoRegisterSiteID.String, CreatedAt: fromMicros(r.CreatedAt)}
+}
+
+// Tenant returns a tenant by ID.
+func (s *Store) Tenant(ctx context.Context, id string) (evbill.Tenant, error) {
+	r, err := s.r.Tenant(ctx, id)
+	if err != nil {
+		return evbill.Tenant{}, readErr(err, "tenant", id)
+	}
+	return tenant(r), nil
+}
+
+// SetAutoRegisterSite turns auto-registration on (into siteID) or off ("").
+// The site is looked up first so that a missing one is a plain
+// ENOTFOUND; the database's reference still guards the race.
+func (s *Store) SetAutoRegisterSite(ctx context.Context, tenantID, siteID string) error {
+	if siteID != "" {
+		if _, err := s.Site(ctx, tenantID, siteID); err != nil {
+			return err
+		}
+	}
+	n, err := s.w.SetAutoRegisterSite(ctx, db.SetAutoRegisterSiteParams{ID: tenantID, SiteID: sql.NullString{String: siteID, Valid: siteID != ""}})
+	if err != nil {
+		return fmt.Errorf("sqlite: set auto-register site: %w", err)
+	}
+	if n == 0 {
+		return evbill.Errorf(evbill.ENOTFOUND, "tenant %q not found", tenantID)
+	}
+	return nil
+}
+
+// AutoRegisterTenants returns the tenants that take unknown chargers.
+func (s *Store) AutoRegisterTenants(ctx context.Context) ([]evbill.Tenant, error) {
+	rows, err := s.r.AutoRegisterTenants(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: auto-register tenants: %w", err)
+	}
+	out := make([]evbill.Tenant, len(rows))
+	for i, r := range rows {
+		out[i] = tenant(r)
+	}
+	return out, nil
 }
 
 // CountTenants returns the number of tenants.

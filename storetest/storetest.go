@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) evbill.Store) {
 		{"Ping", testPing},
 		{"Tenants", testTenants},
 		{"CountTenants", testCountTenants},
+		{"AutoRegister", testAutoRegister},
 		{"APIKeys", testAPIKeys},
 		{"Sites", testSites},
 		{"Stations", testStations},
@@ -1429,5 +1430,64 @@ func testStationsAcrossTenants(t *testing.T, s evbill.Store) {
 	noErr(t, "StationsByChargePointID of an unused id", err)
 	if len(none) != 0 {
 		t.Fatalf("an unused charge point id found %d stations", len(none))
+	}
+}
+
+// testAutoRegister: the setting is off for a new tenant, takes only the
+// tenant's own sites, shows in Tenant and AutoRegisterTenants, and turns
+// off again. It is turned off at the end, so that runs sharing a
+// database do not pile up tenants that take unknown chargers.
+func testAutoRegister(t *testing.T, s evbill.Store) {
+	ctx := t.Context()
+	tn, other := newTenant(t, s), newTenant(t, s)
+	site, otherSite := newSite(t, s, tn.ID), newSite(t, s, other.ID)
+	t.Cleanup(func() { _ = s.SetAutoRegisterSite(context.Background(), tn.ID, "") })
+	listed := func() bool {
+		t.Helper()
+		all, err := s.AutoRegisterTenants(ctx)
+		noErr(t, "AutoRegisterTenants", err)
+		for _, x := range all {
+			if x.AutoRegisterSiteID == "" {
+				t.Errorf("AutoRegisterTenants returned %+v, which takes no charger", x)
+			}
+			if x.ID == tn.ID {
+				return true
+			}
+		}
+		return false
+	}
+	got, err := s.Tenant(ctx, tn.ID)
+	noErr(t, "Tenant", err)
+	equal(t, "Tenant", got, tn)
+	if listed() {
+		t.Errorf("a new tenant takes unknown chargers")
+	}
+	noErr(t, "SetAutoRegisterSite", s.SetAutoRegisterSite(ctx, tn.ID, site.ID))
+	got, err = s.Tenant(ctx, tn.ID)
+	noErr(t, "Tenant", err)
+	if got.AutoRegisterSiteID != site.ID {
+		t.Errorf("AutoRegisterSiteID = %q, want %q", got.AutoRegisterSiteID, site.ID)
+	}
+	if !listed() {
+		t.Errorf("AutoRegisterTenants misses a tenant that takes unknown chargers")
+	}
+	for what, err := range map[string]error{
+		"another tenant's site": s.SetAutoRegisterSite(ctx, tn.ID, otherSite.ID),
+		"a missing site":        s.SetAutoRegisterSite(ctx, tn.ID, uniq(evbill.PrefixSite)),
+		"a missing tenant":      s.SetAutoRegisterSite(ctx, uniq(evbill.PrefixTenant), ""),
+	} {
+		if evbill.ErrorCode(err) != evbill.ENOTFOUND {
+			t.Errorf("SetAutoRegisterSite with %s: %v, want ENOTFOUND", what, err)
+		}
+	}
+	if got, _ := s.Tenant(ctx, tn.ID); got.AutoRegisterSiteID != site.ID {
+		t.Errorf("a refused change altered the setting: %q", got.AutoRegisterSiteID)
+	}
+	noErr(t, "SetAutoRegisterSite off", s.SetAutoRegisterSite(ctx, tn.ID, ""))
+	if listed() {
+		t.Errorf("a tenant still takes unknown chargers after turning it off")
+	}
+	if _, err := s.Tenant(ctx, uniq(evbill.PrefixTenant)); evbill.ErrorCode(err) != evbill.ENOTFOUND {
+		t.Errorf("Tenant of a missing tenant: %v, want ENOTFOUND", err)
 	}
 }

@@ -2,7 +2,19 @@
 INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3);
 
 -- name: TenantByName :one
-SELECT id, name, created_at FROM tenants WHERE name = $1;
+SELECT id, name, created_at, auto_register_site_id FROM tenants WHERE name = $1;
+
+-- name: Tenant :one
+SELECT id, name, created_at, auto_register_site_id FROM tenants WHERE id = @id;
+
+-- name: SetAutoRegisterSite :execrows
+UPDATE tenants SET auto_register_site_id = @site_id WHERE id = @id;
+
+-- AutoRegisterTenants looks across tenants: a charger nobody knows does
+-- not say whose it is.
+-- name: AutoRegisterTenants :many
+SELECT id, name, created_at, auto_register_site_id FROM tenants
+WHERE auto_register_site_id IS NOT NULL ORDER BY id;
 
 -- name: CountTenants :one
 SELECT count(*) FROM tenants;

@@ -170,9 +170,10 @@ type TariffVersion struct {
 }
 
 type Tenant struct {
-	ID        string
-	Name      string
-	CreatedAt time.Time
+	ID                 string
+	Name               string
+	CreatedAt          time.Time
+	AutoRegisterSiteID *string
 }
 
 type Token struct {

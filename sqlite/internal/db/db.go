@@ -33,6 +33,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.assignmentsForStationStmt, err = db.PrepareContext(ctx, assignmentsForStation); err != nil {
 		return nil, fmt.Errorf("error preparing query AssignmentsForStation: %w", err)
 	}
+	if q.autoRegisterTenantsStmt, err = db.PrepareContext(ctx, autoRegisterTenants); err != nil {
+		return nil, fmt.Errorf("error preparing query AutoRegisterTenants: %w", err)
+	}
 	if q.cDRStmt, err = db.PrepareContext(ctx, cDR); err != nil {
 		return nil, fmt.Errorf("error preparing query CDR: %w", err)
 	}
@@ -192,6 +195,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.sessionStateStmt, err = db.PrepareContext(ctx, sessionState); err != nil {
 		return nil, fmt.Errorf("error preparing query SessionState: %w", err)
 	}
+	if q.setAutoRegisterSiteStmt, err = db.PrepareContext(ctx, setAutoRegisterSite); err != nil {
+		return nil, fmt.Errorf("error preparing query SetAutoRegisterSite: %w", err)
+	}
 	if q.setStationPasswordStmt, err = db.PrepareContext(ctx, setStationPassword); err != nil {
 		return nil, fmt.Errorf("error preparing query SetStationPassword: %w", err)
 	}
@@ -230,6 +236,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.tariffVersionExistsStmt, err = db.PrepareContext(ctx, tariffVersionExists); err != nil {
 		return nil, fmt.Errorf("error preparing query TariffVersionExists: %w", err)
+	}
+	if q.tenantStmt, err = db.PrepareContext(ctx, tenant); err != nil {
+		return nil, fmt.Errorf("error preparing query Tenant: %w", err)
 	}
 	if q.tenantByNameStmt, err = db.PrepareContext(ctx, tenantByName); err != nil {
 		return nil, fmt.Errorf("error preparing query TenantByName: %w", err)
@@ -285,6 +294,11 @@ func (q *Queries) Close() error {
 	if q.assignmentsForStationStmt != nil {
 		if cerr := q.assignmentsForStationStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing assignmentsForStationStmt: %w", cerr)
+		}
+	}
+	if q.autoRegisterTenantsStmt != nil {
+		if cerr := q.autoRegisterTenantsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing autoRegisterTenantsStmt: %w", cerr)
 		}
 	}
 	if q.cDRStmt != nil {
@@ -552,6 +566,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing sessionStateStmt: %w", cerr)
 		}
 	}
+	if q.setAutoRegisterSiteStmt != nil {
+		if cerr := q.setAutoRegisterSiteStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setAutoRegisterSiteStmt: %w", cerr)
+		}
+	}
 	if q.setStationPasswordStmt != nil {
 		if cerr := q.setStationPasswordStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setStationPasswordStmt: %w", cerr)
@@ -615,6 +634,11 @@ func (q *Queries) Close() error {
 	if q.tariffVersionExistsStmt != nil {
 		if cerr := q.tariffVersionExistsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing tariffVersionExistsStmt: %w", cerr)
+		}
+	}
+	if q.tenantStmt != nil {
+		if cerr := q.tenantStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing tenantStmt: %w", cerr)
 		}
 	}
 	if q.tenantByNameStmt != nil {
@@ -719,6 +743,7 @@ type Queries struct {
 	aPIKeyByHashStmt               *sql.Stmt
 	assignmentStmt                 *sql.Stmt
 	assignmentsForStationStmt      *sql.Stmt
+	autoRegisterTenantsStmt        *sql.Stmt
 	cDRStmt                        *sql.Stmt
 	cDRBySessionStmt               *sql.Stmt
 	completeIdempotentResponseStmt *sql.Stmt
@@ -772,6 +797,7 @@ type Queries struct {
 	sessionByRetransmissionKeyStmt *sql.Stmt
 	sessionByTransactionStmt       *sql.Stmt
 	sessionStateStmt               *sql.Stmt
+	setAutoRegisterSiteStmt        *sql.Stmt
 	setStationPasswordStmt         *sql.Stmt
 	siteStmt                       *sql.Stmt
 	siteExistsStmt                 *sql.Stmt
@@ -785,6 +811,7 @@ type Queries struct {
 	tariffExistsStmt               *sql.Stmt
 	tariffVersionStmt              *sql.Stmt
 	tariffVersionExistsStmt        *sql.Stmt
+	tenantStmt                     *sql.Stmt
 	tenantByNameStmt               *sql.Stmt
 	tenantExistsStmt               *sql.Stmt
 	tokenStmt                      *sql.Stmt
@@ -806,6 +833,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		aPIKeyByHashStmt:               q.aPIKeyByHashStmt,
 		assignmentStmt:                 q.assignmentStmt,
 		assignmentsForStationStmt:      q.assignmentsForStationStmt,
+		autoRegisterTenantsStmt:        q.autoRegisterTenantsStmt,
 		cDRStmt:                        q.cDRStmt,
 		cDRBySessionStmt:               q.cDRBySessionStmt,
 		completeIdempotentResponseStmt: q.completeIdempotentResponseStmt,
@@ -859,6 +887,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		sessionByRetransmissionKeyStmt: q.sessionByRetransmissionKeyStmt,
 		sessionByTransactionStmt:       q.sessionByTransactionStmt,
 		sessionStateStmt:               q.sessionStateStmt,
+		setAutoRegisterSiteStmt:        q.setAutoRegisterSiteStmt,
 		setStationPasswordStmt:         q.setStationPasswordStmt,
 		siteStmt:                       q.siteStmt,
 		siteExistsStmt:                 q.siteExistsStmt,
@@ -872,6 +901,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		tariffExistsStmt:               q.tariffExistsStmt,
 		tariffVersionStmt:              q.tariffVersionStmt,
 		tariffVersionExistsStmt:        q.tariffVersionExistsStmt,
+		tenantStmt:                     q.tenantStmt,
 		tenantByNameStmt:               q.tenantByNameStmt,
 		tenantExistsStmt:               q.tenantExistsStmt,
 		tokenStmt:                      q.tokenStmt,

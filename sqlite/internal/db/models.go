@@ -170,9 +170,10 @@ type TariffVersion struct {
 }
 
 type Tenant struct {
-	ID        string
-	Name      string
-	CreatedAt int64
+	ID                 string
+	Name               string
+	CreatedAt          int64
+	AutoRegisterSiteID sql.NullString
 }
 
 type Token struct {

@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 )
 
 const aPIKeyByHash = `-- name: APIKeyByHash :one
@@ -36,6 +37,41 @@ func (q *Queries) APIKeyByHash(ctx context.Context, secretHash []byte) (APIKeyBy
 		&i.CreatedAt,
 	)
 	return i, err
+}
+
+const autoRegisterTenants = `-- name: AutoRegisterTenants :many
+SELECT id, name, created_at, auto_register_site_id FROM tenants
+WHERE auto_register_site_id IS NOT NULL ORDER BY id
+`
+
+// AutoRegisterTenants looks across tenants: a charger nobody knows does
+// not say whose it is.
+func (q *Queries) AutoRegisterTenants(ctx context.Context) ([]Tenant, error) {
+	rows, err := q.query(ctx, q.autoRegisterTenantsStmt, autoRegisterTenants)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Tenant
+	for rows.Next() {
+		var i Tenant
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.CreatedAt,
+			&i.AutoRegisterSiteID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const completeIdempotentResponse = `-- name: CompleteIdempotentResponse :execrows
@@ -242,14 +278,52 @@ func (q *Queries) SaveIdempotentResponse(ctx context.Context, arg SaveIdempotent
 	return err
 }
 
+const setAutoRegisterSite = `-- name: SetAutoRegisterSite :execrows
+UPDATE tenants SET auto_register_site_id = ?1 WHERE id = ?2
+`
+
+type SetAutoRegisterSiteParams struct {
+	SiteID sql.NullString
+	ID     string
+}
+
+func (q *Queries) SetAutoRegisterSite(ctx context.Context, arg SetAutoRegisterSiteParams) (int64, error) {
+	result, err := q.exec(ctx, q.setAutoRegisterSiteStmt, setAutoRegisterSite, arg.SiteID, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const tenant = `-- name: Tenant :one
+SELECT id, name, created_at, auto_register_site_id FROM tenants WHERE id = ?1
+`
+
+func (q *Queries) Tenant(ctx context.Context, id string) (Tenant, error) {
+	row := q.queryRow(ctx, q.tenantStmt, tenant, id)
+	var i Tenant
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.CreatedAt,
+		&i.AutoRegisterSiteID,
+	)
+	return i, err
+}
+
 const tenantByName = `-- name: TenantByName :one
-SELECT id, name, created_at FROM tenants WHERE name = ?
+SELECT id, name, created_at, auto_register_site_id FROM tenants WHERE name = ?
 `
 
 func (q *Queries) TenantByName(ctx context.Context, name string) (Tenant, error) {
 	row := q.queryRow(ctx, q.tenantByNameStmt, tenantByName, name)
 	var i Tenant
-	err := row.Scan(&i.ID, &i.Name, &i.CreatedAt)
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.CreatedAt,
+		&i.AutoRegisterSiteID,
+	)
 	return i, err
 }
 
