@@ -50,6 +50,8 @@ func TestSites(t *testing.T) {
 		c.do("POST", "/api/v1/sites", map[string]any{"country": "NL"}).problem(t, 422, "invalid", "body.name", "body.time_zone")
 		c.do("POST", "/api/v1/sites", map[string]any{"name": 7, "country": "NL", "time_zone": "UTC"}).problem(t, 422, "invalid", "body.name")
 		c.do("PATCH", "/api/v1/sites/"+id, map[string]any{"country": "Netherlands"}).problem(t, 422, "invalid", "body.country")
+		c.do("PATCH", "/api/v1/sites/"+id, map[string]any{"country": "XX"}).problem(t, 422, "invalid", "body.country")
+		c.do("POST", "/api/v1/sites", map[string]any{"name": "x", "country": "UK", "time_zone": "UTC"}).problem(t, 422, "invalid", "body.country")
 		c.do("PATCH", "/api/v1/sites/"+id, map[string]any{"time_zone": "Nowhere"}).problem(t, 422, "invalid", "body.time_zone")
 
 		// Not found.

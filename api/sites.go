@@ -9,6 +9,7 @@ import (
 
 	"github.com/evbill/evbill"
 	"github.com/evbill/evbill/auth"
+	"github.com/evbill/evbill/cdr"
 )
 
 // Site is a place with chargers. TimeZone is the IANA zone in which tariff
@@ -65,6 +66,14 @@ func checkTimeZone(fe *fieldErrors, location, tz string) {
 	}
 }
 
+// checkCountry refuses a code ISO 3166-1 does not assign: a site's CDRs
+// name its country in alpha-3, which only an assigned code has.
+func checkCountry(fe *fieldErrors, code string) {
+	if _, ok := cdr.CountryAlpha3(code); !ok {
+		fe.add("body.country", "must be an ISO 3166-1 alpha-2 country code such as NL; "+code+" is not assigned")
+	}
+}
+
 func (s *server) registerSites() {
 	register(s, huma.Operation{OperationID: "create-site", Method: http.MethodPost, Path: Prefix + "/sites", Summary: "Create a site",
 		DefaultStatus: http.StatusCreated, Tags: []string{"Sites"}, Errors: []int{http.StatusConflict}}, auth.Write,
@@ -72,6 +81,7 @@ func (s *server) registerSites() {
 			b := in.Body
 			var fe fieldErrors
 			checkTimeZone(&fe, "body.time_zone", b.TimeZone)
+			checkCountry(&fe, b.Country)
 			if err := fe.err(); err != nil {
 				return nil, err
 			}
@@ -111,6 +121,9 @@ func (s *server) registerSites() {
 			var fe fieldErrors
 			if b.TimeZone != nil {
 				checkTimeZone(&fe, "body.time_zone", *b.TimeZone)
+			}
+			if b.Country != nil {
+				checkCountry(&fe, *b.Country)
 			}
 			if err := fe.err(); err != nil {
 				return nil, err

@@ -601,14 +601,26 @@ func (s *Service) price(ctx context.Context, sess *evbill.Session, samples []evb
 	if conn.ID != "" {
 		standard, powerType = conn.Standard, conn.PowerType
 	}
+	// DC connectors are fixed cables; an AC charger without a record of
+	// its own is most often a socket.
+	format := "SOCKET"
+	if powerType == "DC" {
+		format = "CABLE"
+	}
+	// The API takes only assigned codes; one that slipped in otherwise is
+	// written as it is rather than holding the session's bill back.
+	country, ok := cdr.CountryAlpha3(site.Country)
+	if !ok {
+		country = site.Country
+	}
 	h := &cdr.Header{
 		CountryCode: s.party[0], PartyID: s.party[1], ID: evbill.NewID(evbill.PrefixCDR),
 		Start: m.Start, End: m.End, SessionID: sess.ID,
 		Token:      cdr.Token{CountryCode: s.party[0], PartyID: s.party[1], UID: sess.IDTag, Type: "RFID", ContractID: sess.IDTag},
 		AuthMethod: "WHITELIST", Currency: tf.Currency.Code(), Tariffs: []json.RawMessage{version.Document}, LastUpdated: s.clock(),
 		Location: cdr.Location{ID: site.ID, Name: site.Name, Address: site.Address, City: site.City, PostalCode: site.PostalCode,
-			Country: site.Country, EVSEUID: station.ID, EVSEID: station.ChargePointID, ConnectorID: strconv.Itoa(sess.ConnectorNumber),
-			ConnectorStandard: standard, ConnectorFormat: "SOCKET", ConnectorPowerType: powerType},
+			Country: country, EVSEUID: station.ID, EVSEID: station.ChargePointID, ConnectorID: strconv.Itoa(sess.ConnectorNumber),
+			ConnectorStandard: standard, ConnectorFormat: format, ConnectorPowerType: powerType},
 	}
 	doc, err := cdr.AppendNew(nil, h, &tariff.Session{Start: m.Start, End: m.End, Periods: periods, Location: loc}, &result)
 	if err != nil {

@@ -275,6 +275,9 @@ func TestFullSession(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the stored CDR is not OCPI: %v\n%s", err, record.Document)
 		}
+		if !strings.Contains(string(record.Document), `"country":"NLD"`) || !strings.Contains(string(record.Document), `"connector_format":"SOCKET"`) {
+			t.Errorf("the CDR's location wants an alpha-3 country and the connector's format:\n%s", record.Document)
+		}
 		if parsed.Session.Start != start || len(parsed.Session.Periods) == 0 {
 			t.Errorf("stored CDR: %+v", parsed.Session)
 		}

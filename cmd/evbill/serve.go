@@ -98,6 +98,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := bootstrap(ctx, store, stdout, log); err != nil {
 		return err
 	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return evbill.Errorf(evbill.EINVALID, "serve: %v", err)
+	}
+	return serve(ctx, store, where, ln, log, nil)
+}
+
+// serve runs the API and the OCPP central system on ln until ctx ends,
+// then shuts down gracefully. ready, when set, is called once the server
+// accepts connections (the demo starts its chargers then).
+func serve(ctx context.Context, store migrator, where string, ln net.Listener, log *slog.Logger, ready func()) error {
 	// One resolver for the API and the chargers, so an operator's change
 	// to a tariff reaches the next StartTransaction at once.
 	resolver := pricing.NewResolver(store)
@@ -109,15 +120,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	central := &ocpp.Server{Authenticate: charge.Authenticate, Handler: charge, Logger: log}
 	handler, err := api.New(api.Config{Store: store, Charging: charge, Chargers: central, Resolver: resolver, Logger: log, Version: version})
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/ocpp/", central)
 	mux.Handle("/", handler)
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return evbill.Errorf(evbill.EINVALID, "serve: %v", err)
-	}
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -129,6 +137,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("evbill listening", "addr", ln.Addr().String(), "store", where, "version", version)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready()
+	}
 	select {
 	case err := <-errc:
 		return err
