@@ -129,3 +129,17 @@ func TestAllowed(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkVerifyPassword measures a charger's password check: the CPU
+// each OCPP connection costs the central system when it connects.
+func BenchmarkVerifyPassword(b *testing.B) {
+	hash, err := HashPassword("correct horse battery staple")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if !VerifyPassword(hash, "correct horse battery staple") {
+			b.Fatal("no match")
+		}
+	}
+}

@@ -2,12 +2,15 @@ package charging
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/govalues/decimal"
@@ -39,6 +42,7 @@ type Service struct {
 	now      func() time.Time
 	commit   *committer
 	party    [2]string // the CPO's OCPI country code and party id, for CDRs
+	verified sync.Map  // station ID → SHA-256 of its hash and the password last verified
 
 	// PaymentCheck is where payment (to come) refuses a token that may
 	// charge but has no valid payment method. nil accepts every token
@@ -104,7 +108,7 @@ func (s *Service) Authenticate(ctx context.Context, chargePointID, password stri
 		if err != nil || len(hash) == 0 {
 			continue
 		}
-		if auth.VerifyPassword(hash, password) {
+		if s.verifyPassword(st.ID, hash, password) {
 			return ocpp.Identity{TenantID: st.TenantID, StationID: st.ID, ChargePointID: chargePointID}, nil
 		}
 	}
@@ -154,6 +158,29 @@ func (s *Service) autoRegister(ctx context.Context, chargePointID, password stri
 	}
 	s.log.Info("registered an unknown charger", "charge_point", chargePointID, "tenant", tn.ID, "station", st.ID, "site", st.SiteID)
 	return ocpp.Identity{TenantID: tn.ID, StationID: st.ID, ChargePointID: chargePointID}, nil
+}
+
+// verifyPassword checks a charger's password against its stored PBKDF2
+// hash, remembering a success: the hash costs milliseconds of CPU by
+// design, and chargers reconnect often (flaky links, and all at once when
+// the central system restarts). What is remembered is a SHA-256 of the
+// stored hash and the password, so a changed password or hash misses, and
+// memory holds no password.
+func (s *Service) verifyPassword(stationID string, hash []byte, password string) bool {
+	h := sha256.New()
+	h.Write(hash)
+	h.Write([]byte{0})
+	h.Write([]byte(password))
+	var digest [sha256.Size]byte
+	h.Sum(digest[:0])
+	if known, ok := s.verified.Load(stationID); ok && subtle.ConstantTimeCompare(known.([]byte), digest[:]) == 1 {
+		return true
+	}
+	if !auth.VerifyPassword(hash, password) {
+		return false
+	}
+	s.verified.Store(stationID, digest[:])
+	return true
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Second) }

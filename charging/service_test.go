@@ -556,3 +556,30 @@ func TestAutoRegister(t *testing.T) {
 		}
 	})
 }
+
+// TestPasswordChangeBeatsRememberedLogin: a charger's successful login is
+// remembered to spare the slow hash on reconnects, but a new password
+// takes effect at once.
+func TestPasswordChangeBeatsRememberedLogin(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, w *world) {
+		if _, err := dial(t, w.url, "CP-1", password); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dial(t, w.url, "CP-1", password); err != nil {
+			t.Fatalf("a remembered login: %v", err)
+		}
+		hash, err := auth.HashPassword("a brand new password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.store.SetStationPassword(context.Background(), w.tenant.ID, w.station.ID, hash); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dial(t, w.url, "CP-1", password); err == nil || !strings.Contains(err.Error(), "401") {
+			t.Errorf("the old password after a change: %v, want 401", err)
+		}
+		if _, err := dial(t, w.url, "CP-1", "a brand new password"); err != nil {
+			t.Errorf("the new password: %v", err)
+		}
+	})
+}
