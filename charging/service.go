@@ -191,7 +191,7 @@ func (s *Service) BootNotification(ctx context.Context, c *ocpp.Conn, req *ocpp.
 	if err := s.markRebooted(ctx, c.Identity()); err != nil {
 		return nil, err
 	}
-	go s.configure(c)
+	c.AfterAnswer(func() { go s.configure(c) })
 	return &ocpp.BootNotificationConf{Status: ocpp.RegistrationAccepted, CurrentTime: s.clock(), Interval: 300}, nil
 }
 
@@ -255,16 +255,10 @@ func (s *Service) endInterrupted(ctx context.Context, started *evbill.Session) e
 }
 
 // configure sets the sampling evbill bills by; a charger that refuses a
-// key is logged, not disconnected. A charger need not answer the central
-// system before its BootNotification is accepted, so the calls wait a
-// moment for that answer to go out first (the ocpp layer has no hook for
-// "answer sent" yet).
+// key is logged, not disconnected. It runs once the BootNotification's
+// answer has gone out: a charger need not listen to the central system
+// before it is accepted.
 func (s *Service) configure(c *ocpp.Conn) {
-	select {
-	case <-time.After(time.Second):
-	case <-c.Context().Done():
-		return
-	}
 	for _, kv := range [][2]string{
 		{"MeterValueSampleInterval", "60"},
 		{"MeterValuesSampledData", "Energy.Active.Import.Register,Power.Active.Import,Current.Import,SoC"},

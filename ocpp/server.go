@@ -200,6 +200,8 @@ type Conn struct {
 	idle     chan struct{} // closed when the worker goes idle
 	callSlot chan struct{} // one outstanding server CALL
 	pending  *pendingCall
+
+	afterAnswer func() // set by a Handler through AfterAnswer; the worker's alone
 }
 
 type queued struct {
@@ -221,6 +223,16 @@ type callReply struct {
 
 // Identity returns who the connection belongs to.
 func (c *Conn) Identity() Identity { return c.id }
+
+// AfterAnswer, called by a Handler method, has f run once the answer to
+// the CALL being handled has been written to the charger, and not at all
+// if writing it fails. It is how a handler acts after its answer: OCPP
+// lets a charger ignore the central system until its BootNotification is
+// accepted, so configuring it must wait for that answer to go out.
+// f runs on the connection's worker, before the next CALL is handled:
+// anything that waits, such as a Call to the charger, belongs in a
+// goroutine started by f. Calling AfterAnswer again replaces f.
+func (c *Conn) AfterAnswer(f func()) { c.afterAnswer = f }
 
 // Subprotocol returns the negotiated subprotocol, "ocpp1.6".
 func (c *Conn) Subprotocol() string { return c.proto }
@@ -671,8 +683,12 @@ func (c *Conn) work() {
 
 		out := c.srv.answer(c.ctx, c, (*bp)[:0], &q.f, q.perr)
 		*bp = out
+		after := c.afterAnswer
+		c.afterAnswer = nil
 		if err := c.write(c.ctx, out); err != nil {
 			c.ws.CloseNow()
+		} else if after != nil {
+			after()
 		}
 	}
 }

@@ -831,3 +831,35 @@ func TestFrameRightAfterHandshake(t *testing.T) {
 		t.Fatal(string(body))
 	}
 }
+
+// afterRecorder asks the charger for its configuration once its
+// BootNotification has been answered.
+type afterRecorder struct{ recorder }
+
+func (a *afterRecorder) BootNotification(ctx context.Context, c *Conn, req *BootNotificationReq) (*BootNotificationConf, error) {
+	c.AfterAnswer(func() {
+		go func() {
+			var conf GetConfigurationConf
+			_ = c.Call(c.Context(), ActionGetConfiguration, &GetConfigurationReq{}, &conf)
+		}()
+	})
+	return a.recorder.BootNotification(ctx, c, req)
+}
+
+// TestAfterAnswer: what a handler schedules with AfterAnswer reaches the
+// charger after the answer, never before it, every time.
+func TestAfterAnswer(t *testing.T) {
+	e := newEnv(t, func(s *Server) { s.Handler = &afterRecorder{} })
+	ws := e.connect(t, "CP1")
+	for i := range 20 {
+		send(t, ws, fmt.Sprintf(`[2,"b%d","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]`, i))
+		if f := recv(t, ws); f.Type != TypeCallResult || f.UniqueID != fmt.Sprintf("b%d", i) {
+			t.Fatalf("boot %d: first frame %+v, want the boot's CALLRESULT", i, f)
+		}
+		f := recv(t, ws)
+		if f.Type != TypeCall || f.Action != ActionGetConfiguration {
+			t.Fatalf("boot %d: second frame %+v, want the server's GetConfiguration", i, f)
+		}
+		send(t, ws, fmt.Sprintf(`[3,%q,{"configurationKey":[]}]`, f.UniqueID))
+	}
+}
