@@ -21,7 +21,7 @@ func TestPragmas(t *testing.T) {
 	}{
 		{"writer", "journal_mode", "wal"},
 		{"writer", "foreign_keys", "1"},
-		{"writer", "synchronous", "1"}, // NORMAL
+		{"writer", "synchronous", "2"}, // FULL
 		{"writer", "busy_timeout", "5000"},
 		{"writer", "query_only", "0"},
 		{"reader", "journal_mode", "wal"},

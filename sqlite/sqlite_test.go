@@ -113,23 +113,13 @@ func BenchmarkAssignmentsForStation(b *testing.B) {
 }
 
 // BenchmarkApplySessionWrites measures group commit on the OCPP path
-// (see storetest) by batch size, with the store's own synchronous=NORMAL,
-// under which a WAL commit is not fsynced (the last commits can be lost
-// to a power cut, not to a crash of the process), and with
-// synchronous=FULL, which fsyncs the WAL at every commit.
+// (see storetest) by batch size, under the store's synchronous=FULL: the
+// WAL is fsynced at every commit.
 func BenchmarkApplySessionWrites(b *testing.B) {
-	for _, sync := range []string{"NORMAL", "FULL"} {
-		for _, n := range []int{1, 16, 64, 256, 1024} {
-			b.Run(fmt.Sprintf("synchronous=%s/batch=%d", sync, n), func(b *testing.B) {
-				s := open(b)
-				if sync == "FULL" {
-					if err := sqlite.SetSynchronousFull(b.Context(), s); err != nil {
-						b.Fatal(err)
-					}
-				}
-				storetest.BenchmarkApplySessionWrites(b, s, n)
-			})
-		}
+	for _, n := range []int{1, 16, 64, 256, 1024} {
+		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+			storetest.BenchmarkApplySessionWrites(b, open(b), n)
+		})
 	}
 }
 
