@@ -48,11 +48,13 @@ func exitStatus(err error) int {
 const usage = `evbill — billing for EV charging
 
 Usage:
+  evbill demo [--addr 127.0.0.1:8080] [--chargers 8]     a server with a simulated fleet, in one command
   evbill serve [--addr 127.0.0.1:8080] [--data ./evbill-data]
   evbill migrate [--data ./evbill-data]
   evbill apikey create --tenant NAME --role admin|operator|finance|readonly [--data ./evbill-data]
   evbill price --tariff TARIFF.json --cdr CDR.json [--timezone ZONE] [--explain]
   evbill price --tariff TARIFF.json --batch [--timezone ZONE] < cdrs.ndjson > priced.ndjson
+  evbill simulate --url ws://127.0.0.1:8080/ocpp --chargers N [--api-key evb_…] [--duration 10m] [--json]
   evbill version
 
 EVBILL_DATABASE_URL=postgres://… makes serve, migrate and apikey use PostgreSQL
@@ -77,6 +79,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runAPIKey(ctx, rest, getenv, stdout, stderr)
 	case "price":
 		return runPrice(ctx, rest, getenv, stdin, stdout, stderr)
+	case "demo":
+		return runDemo(ctx, rest, getenv, stdout, stderr)
+	case "simulate":
+		return runSimulate(ctx, rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "evbill", version)
 		return nil

@@ -382,3 +382,74 @@ func chargeSession(t *testing.T, url, cp, password string) {
 	}
 	call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":11000,"timestamp":%q}`, started.TransactionID, start.Add(time.Hour).Format(time.RFC3339)))
 }
+
+// TestDemoEndToEnd starts `evbill demo` as a newcomer would and waits for
+// the simulated fleet's first priced session: printed, and served by the
+// API with the key the demo printed. Sessions are shortened to seconds.
+func TestDemoEndToEnd(t *testing.T) {
+	bin := buildBinary(t)
+	cmd := exec.Command(bin, "demo", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--chargers", "4", "--session-length", "4s")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	s := &server{cmd: cmd, stderr: &stderr}
+	var cdrLine string
+	deadline := time.After(90 * time.Second)
+	for cdrLine == "" {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("demo exited before a CDR; stderr:\n%s", stderr.String())
+			}
+			f := strings.Fields(line)
+			switch {
+			case len(f) >= 2 && f[0] == "API":
+				s.base = strings.TrimSuffix(f[1], "/api/v1")
+			case len(f) >= 3 && f[0] == "admin" && f[1] == "key":
+				s.key = f[2]
+			case len(f) >= 2 && f[0] == "CDR":
+				cdrLine = line
+			}
+		case <-deadline:
+			t.Fatalf("no CDR within 90 s; stderr:\n%s", stderr.String())
+		}
+	}
+	if s.base == "" || !strings.HasPrefix(s.key, "evb_") {
+		t.Fatalf("the demo did not print its API address and key (base %q, key %q)", s.base, s.key)
+	}
+	id := strings.Fields(cdrLine)[1]
+	if code, got := s.do(t, "GET", "/api/v1/cdrs/"+id, nil); code != 200 || got["id"] != id || got["total_cost"] == nil {
+		t.Fatalf("GET the printed CDR %s: %d %v", id, code, got)
+	}
+	if !strings.Contains(cdrLine, "EUR excl. VAT") || !strings.Contains(cdrLine, "DEMO-") {
+		t.Errorf("CDR line %q", cdrLine)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("demo stopped with %v; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("demo did not stop on SIGINT")
+	}
+}
