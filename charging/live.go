@@ -85,18 +85,15 @@ func (s *Service) Live(ctx context.Context, tenantID, sessionID string) (Live, e
 	if sess.TariffID == "" {
 		return l, nil
 	}
-	version, err := s.store.TariffVersion(ctx, tenantID, sess.TariffID, sess.TariffVersion)
+	_, tf, err := s.resolver.Version(ctx, tenantID, sess.StationID, sess.TariffID, sess.TariffVersion)
 	if err != nil {
 		return Live{}, err
 	}
-	tf, err := tariff.Parse(version.Document)
+	sc, err := s.resolver.Station(ctx, tenantID, sess.StationID)
 	if err != nil {
 		return Live{}, err
 	}
-	loc, err := s.location(ctx, sess)
-	if err != nil {
-		return Live{}, err
-	}
+	loc := sc.Location
 	asOf := sess
 	if running {
 		// Priced as of the last reading: the information horizon, so the
@@ -118,16 +115,4 @@ func (s *Service) Live(ctx context.Context, tenantID, sessionID string) (Live, e
 		l.Rate = &r.Lines[n-1]
 	}
 	return l, nil
-}
-
-func (s *Service) location(ctx context.Context, sess evbill.Session) (*time.Location, error) {
-	station, err := s.store.Station(ctx, sess.TenantID, sess.StationID)
-	if err != nil {
-		return nil, err
-	}
-	site, err := s.store.Site(ctx, sess.TenantID, station.SiteID)
-	if err != nil {
-		return nil, err
-	}
-	return time.LoadLocation(site.TimeZone)
 }

@@ -370,8 +370,10 @@ func (s *Service) StartTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.
 		MeterStartWh: strconv.Itoa(req.MeterStart), StartedAt: at, State: evbill.SessionActive,
 	}
 	target := pricing.Target{TenantID: id.TenantID, StationID: id.StationID, GroupID: tok.GroupID}
-	if conn, err := s.connector(ctx, id, req.ConnectorId); err == nil {
-		target.ConnectorID = conn.ID
+	if sc, err := s.resolver.Station(ctx, id.TenantID, id.StationID); err == nil {
+		if conn, ok := sc.Connector(req.ConnectorId); ok {
+			target.ConnectorID = conn.ID
+		}
 	}
 	if res, err := s.resolver.Resolve(ctx, target, at); err == nil {
 		sess.TariffID, sess.TariffVersion = res.Version.TariffID, res.Version.Version
@@ -388,20 +390,6 @@ func (s *Service) StartTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.
 		}
 	}
 	return &ocpp.StartTransactionConf{IdTagInfo: info, TransactionId: int(w.Start.TransactionID)}, nil
-}
-
-// connector finds the station's connector record with an OCPP connector id.
-func (s *Service) connector(ctx context.Context, id ocpp.Identity, number int) (evbill.Connector, error) {
-	conns, err := s.store.ListConnectors(ctx, id.TenantID, id.StationID, evbill.Page{Limit: evbill.MaxPageLimit})
-	if err != nil {
-		return evbill.Connector{}, err
-	}
-	for _, c := range conns {
-		if c.ConnectorNumber == number {
-			return c, nil
-		}
-	}
-	return evbill.Connector{}, evbill.Errorf(evbill.ENOTFOUND, "connector %d of station %s not found", number, id.StationID)
 }
 
 // MeterValues stores a transaction's readings. Readings are kept by the
@@ -542,7 +530,11 @@ func (s *Service) end(ctx context.Context, sess *evbill.Session, at time.Time, m
 	end := &evbill.EndWrite{Session: sess}
 	// The connector bounds plausible energy and describes the CDR's
 	// location; a session on a connector without a record still ends.
-	conn, _ := s.connector(ctx, ocpp.Identity{TenantID: sess.TenantID, StationID: sess.StationID}, sess.ConnectorNumber)
+	sc, err := s.resolver.Station(ctx, sess.TenantID, sess.StationID)
+	if err != nil {
+		return nil, err
+	}
+	conn, _ := sc.Connector(sess.ConnectorNumber)
 	flags := check(sess, samples, conn)
 	sess.Flags = appendNew(sess.Flags, flags...)
 	if len(flags) > 0 || sess.TariffID == "" {
@@ -550,7 +542,7 @@ func (s *Service) end(ctx context.Context, sess *evbill.Session, at time.Time, m
 		end.Events = []evbill.Event{{TenantID: sess.TenantID, Type: "session.ended", Payload: payload}}
 		return end, nil
 	}
-	record, err := s.price(ctx, sess, samples, conn)
+	record, err := s.price(ctx, sess, samples, sc, conn)
 	if err != nil {
 		return nil, err
 	}
@@ -589,27 +581,12 @@ func check(sess *evbill.Session, samples []evbill.MeterSample, conn evbill.Conne
 
 // price prices the ended session under the tariff version in force at its
 // start, in its site's time zone, and writes its OCPI CDR.
-func (s *Service) price(ctx context.Context, sess *evbill.Session, samples []evbill.MeterSample, conn evbill.Connector) (*evbill.CDR, error) {
-	version, err := s.store.TariffVersion(ctx, sess.TenantID, sess.TariffID, sess.TariffVersion)
+func (s *Service) price(ctx context.Context, sess *evbill.Session, samples []evbill.MeterSample, sc pricing.StationContext, conn evbill.Connector) (*evbill.CDR, error) {
+	version, tf, err := s.resolver.Version(ctx, sess.TenantID, sess.StationID, sess.TariffID, sess.TariffVersion)
 	if err != nil {
 		return nil, err
 	}
-	tf, err := tariff.Parse(version.Document)
-	if err != nil {
-		return nil, fmt.Errorf("tariff %s version %d: %w", sess.TariffID, sess.TariffVersion, err)
-	}
-	station, err := s.store.Station(ctx, sess.TenantID, sess.StationID)
-	if err != nil {
-		return nil, err
-	}
-	site, err := s.store.Site(ctx, sess.TenantID, station.SiteID)
-	if err != nil {
-		return nil, err
-	}
-	loc, err := time.LoadLocation(site.TimeZone)
-	if err != nil {
-		return nil, err
-	}
+	station, site, loc := sc.Station, sc.Site, sc.Location
 	m, err := metered(sess, samples, loc)
 	if err != nil {
 		return nil, err

@@ -48,7 +48,21 @@ type Resolver struct {
 	gen     map[string]uint64            // tenant → generation
 	entries map[string]map[string]*entry // tenant → station → loaded records
 	now     func() time.Time
+
+	// parsed holds tariff versions asked for by Version that no cached
+	// station holds. Versions never change, so nothing invalidates them;
+	// the map is emptied when it reaches maxParsed.
+	parsedMu sync.Mutex
+	parsed   map[versionKey]version
 }
+
+type versionKey struct {
+	tenantID, tariffID string
+	version            int
+}
+
+// maxParsed bounds the versions kept outside station entries.
+const maxParsed = 1024
 
 // cacheTTL bounds how long a cached answer lives even without an
 // invalidation. One instance invalidates its own cache on every write; a
@@ -61,6 +75,7 @@ type entry struct {
 	station     evbill.Station
 	site        evbill.Site
 	loc         *time.Location
+	connectors  []evbill.Connector
 	assignments []evbill.TariffAssignment
 	versions    map[string][]version // tariff ID → versions, oldest first
 }
@@ -72,7 +87,8 @@ type version struct {
 
 // NewResolver returns a resolver reading from store.
 func NewResolver(store evbill.Store) *Resolver {
-	return &Resolver{store: store, gen: map[string]uint64{}, entries: map[string]map[string]*entry{}, now: time.Now}
+	return &Resolver{store: store, gen: map[string]uint64{}, entries: map[string]map[string]*entry{}, now: time.Now,
+		parsed: map[versionKey]version{}}
 }
 
 // Invalidate drops everything cached for the tenant.
@@ -100,6 +116,73 @@ func (r *Resolver) Resolve(ctx context.Context, t Target, at time.Time) (Resolve
 		return Resolved{}, evbill.Errorf(evbill.ENOTFOUND, "no tariff is assigned to station %q at %s", t.StationID, at.UTC().Format(time.RFC3339))
 	}
 	return Resolved{Assignment: a, Version: v.stored, Tariff: v.parsed, Station: e.station, Site: e.site, Location: e.loc}, nil
+}
+
+// StationContext is what the OCPP path needs to know of a station, as
+// cached with its tariffs: the station, its site and time zone, and its
+// connectors.
+type StationContext struct {
+	Station    evbill.Station
+	Site       evbill.Site
+	Location   *time.Location
+	Connectors []evbill.Connector
+}
+
+// Connector returns the station's connector with an OCPP connector id.
+func (c StationContext) Connector(number int) (evbill.Connector, bool) {
+	for _, conn := range c.Connectors {
+		if conn.ConnectorNumber == number {
+			return conn, true
+		}
+	}
+	return evbill.Connector{}, false
+}
+
+// Station returns the station's context from the cache, loading it (and
+// its tariffs) on a miss. It is as fresh as Resolve's answers: dropped by
+// Invalidate, and at most cacheTTL old.
+func (r *Resolver) Station(ctx context.Context, tenantID, stationID string) (StationContext, error) {
+	e, err := r.load(ctx, tenantID, stationID)
+	if err != nil {
+		return StationContext{}, err
+	}
+	return StationContext{Station: e.station, Site: e.site, Location: e.loc, Connectors: e.connectors}, nil
+}
+
+// Version returns a stored tariff version and its parsed tariff: from the
+// station's cached entry when the tariff is assigned to it, else from the
+// store, parsed once. A session is priced under the version in force at
+// its start, which may no longer be assigned to anything by its end.
+func (r *Resolver) Version(ctx context.Context, tenantID, stationID, tariffID string, number int) (evbill.TariffVersion, *tariff.Tariff, error) {
+	if e, err := r.load(ctx, tenantID, stationID); err == nil {
+		for _, v := range e.versions[tariffID] {
+			if v.stored.Version == number {
+				return v.stored, v.parsed, nil
+			}
+		}
+	}
+	key := versionKey{tenantID, tariffID, number}
+	r.parsedMu.Lock()
+	v, ok := r.parsed[key]
+	r.parsedMu.Unlock()
+	if ok {
+		return v.stored, v.parsed, nil
+	}
+	stored, err := r.store.TariffVersion(ctx, tenantID, tariffID, number)
+	if err != nil {
+		return evbill.TariffVersion{}, nil, err
+	}
+	parsed, err := tariff.Parse(stored.Document)
+	if err != nil {
+		return evbill.TariffVersion{}, nil, evbill.Errorf(evbill.EINTERNAL, "stored tariff %s version %d no longer parses: %v", tariffID, number, err)
+	}
+	r.parsedMu.Lock()
+	if len(r.parsed) >= maxParsed {
+		clear(r.parsed)
+	}
+	r.parsed[key] = version{stored: stored, parsed: parsed}
+	r.parsedMu.Unlock()
+	return stored, parsed, nil
 }
 
 func (r *Resolver) load(ctx context.Context, tenantID, stationID string) (*entry, error) {
@@ -142,11 +225,15 @@ func (r *Resolver) fetch(ctx context.Context, tenantID, stationID string) (*entr
 	if err != nil {
 		return nil, evbill.Errorf(evbill.EINVALID, "site %q has time zone %q, which is not an IANA zone", site.ID, site.TimeZone)
 	}
+	conns, err := r.store.ListConnectors(ctx, tenantID, stationID, evbill.Page{Limit: evbill.MaxPageLimit})
+	if err != nil {
+		return nil, err
+	}
 	as, err := r.store.AssignmentsForStation(ctx, tenantID, stationID)
 	if err != nil {
 		return nil, err
 	}
-	e := &entry{station: st, site: site, loc: loc, assignments: as, versions: map[string][]version{}}
+	e := &entry{station: st, site: site, loc: loc, connectors: conns, assignments: as, versions: map[string][]version{}}
 	for _, a := range as {
 		if _, done := e.versions[a.TariffID]; done {
 			continue
