@@ -142,6 +142,7 @@ type SessionStore interface {
 	ListSessions(ctx context.Context, tenantID string, p Page) ([]Session, error)
 	// AddSamples stores readings; a reading at a time the session already
 	// has is ignored (retransmission), so samples stay one per instant.
+	// ECONFLICT when the session has ended: its readings are final.
 	AddSamples(ctx context.Context, tenantID, sessionID string, samples []MeterSample) error
 	// Samples returns the session's readings ordered by time.
 	Samples(ctx context.Context, tenantID, sessionID string) ([]MeterSample, error)

@@ -109,7 +109,7 @@ func (s *Service) Authenticate(ctx context.Context, chargePointID, password stri
 			continue
 		}
 		if s.verifyPassword(st.ID, hash, password) {
-			return ocpp.Identity{TenantID: st.TenantID, StationID: st.ID, ChargePointID: chargePointID}, nil
+			return ocpp.Identity{TenantID: st.TenantID, StationID: st.ID, ChargePointID: chargePointID, Value: newLink()}, nil
 		}
 	}
 	return ocpp.Identity{}, errors.New("unknown charge point or wrong password")
@@ -157,7 +157,7 @@ func (s *Service) autoRegister(ctx context.Context, chargePointID, password stri
 		return ocpp.Identity{}, fmt.Errorf("%w: registering the charger: %v", ocpp.ErrAuthUnavailable, err)
 	}
 	s.log.Info("registered an unknown charger", "charge_point", chargePointID, "tenant", tn.ID, "station", st.ID, "site", st.SiteID)
-	return ocpp.Identity{TenantID: tn.ID, StationID: st.ID, ChargePointID: chargePointID}, nil
+	return ocpp.Identity{TenantID: tn.ID, StationID: st.ID, ChargePointID: chargePointID, Value: newLink()}, nil
 }
 
 // verifyPassword checks a charger's password against its stored PBKDF2
@@ -224,7 +224,7 @@ func (s *Service) markRebooted(ctx context.Context, id ocpp.Identity) error {
 // they ended without their StopTransaction (a reboot, a lost message).
 // Each ends at its last reading, priced as usual, with reason "Reboot"
 // when the charger restarted and "Other" otherwise.
-func (s *Service) endInterrupted(ctx context.Context, started *evbill.Session) error {
+func (s *Service) endInterrupted(ctx context.Context, l *link, started *evbill.Session) error {
 	open, err := s.store.OpenSessions(ctx, started.TenantID, started.StationID)
 	if err != nil {
 		return err
@@ -250,6 +250,7 @@ func (s *Service) endInterrupted(ctx context.Context, started *evbill.Session) e
 		if _, err := s.commit.do(ctx, evbill.SessionWrite{End: end}); err != nil && evbill.ErrorCode(err) != evbill.ECONFLICT {
 			return err
 		}
+		l.forget(sess.TransactionID)
 	}
 	return nil
 }
@@ -382,8 +383,10 @@ func (s *Service) StartTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.
 	if err != nil {
 		return nil, err
 	}
+	l := linkOf(c)
+	l.remember(w.Start.TransactionID, w.Start.ID)
 	if w.Created {
-		if err := s.endInterrupted(ctx, w.Start); err != nil {
+		if err := s.endInterrupted(ctx, l, w.Start); err != nil {
 			// The new session is stored; the old ones stay open and flagged
 			// for the next start or for review. Answer the charger.
 			s.log.Error("ending interrupted sessions", "station", id.StationID, "err", err)
@@ -399,23 +402,76 @@ func (s *Service) MeterValues(ctx context.Context, c *ocpp.Conn, req *ocpp.Meter
 	if req.TransactionId == nil {
 		return &ocpp.MeterValuesConf{}, nil // connector readings outside a transaction bill nothing
 	}
-	id := c.Identity()
-	sess, err := s.store.SessionByTransaction(ctx, id.TenantID, id.StationID, int64(*req.TransactionId))
-	if evbill.ErrorCode(err) == evbill.ENOTFOUND {
-		s.log.Warn("meter values for an unknown transaction", "charge_point", id.ChargePointID, "transaction_id", *req.TransactionId)
-		return &ocpp.MeterValuesConf{}, nil
+	id, tx := c.Identity(), int64(*req.TransactionId)
+	l := linkOf(c)
+	sessionID, ok := l.session(tx)
+	if !ok {
+		sess, err := s.store.SessionByTransaction(ctx, id.TenantID, id.StationID, tx)
+		if evbill.ErrorCode(err) == evbill.ENOTFOUND {
+			s.log.Warn("meter values for an unknown transaction", "charge_point", id.ChargePointID, "transaction_id", tx)
+			return &ocpp.MeterValuesConf{}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if sess.State == evbill.SessionEnded {
+			return &ocpp.MeterValuesConf{}, nil // late readings of an ended session bill nothing
+		}
+		sessionID = sess.ID
+		l.remember(tx, sessionID)
 	}
-	if err != nil {
-		return nil, err
-	}
-	if err := s.addSamples(ctx, &sess, req.MeterValue); err != nil {
+	switch err := s.addSamples(ctx, id.TenantID, sessionID, req.MeterValue); {
+	case evbill.ErrorCode(err) == evbill.ECONFLICT:
+		l.forget(tx) // ended meanwhile (the reboot sweep): its readings are final
+	case err != nil:
 		return nil, err
 	}
 	return &ocpp.MeterValuesConf{}, nil
 }
 
-func (s *Service) addSamples(ctx context.Context, sess *evbill.Session, values []ocpp.MeterValue) error {
-	if len(values) == 0 || sess.State == evbill.SessionEnded {
+// link is what the service keeps of one charger connection: the session
+// of each transaction it reported, so that a MeterValues need not look its
+// session up. The database stays the record: a miss reads it, a session
+// ended here is forgotten at once, and one ended elsewhere (the reboot
+// sweep) is found out when its readings are refused as final. A link
+// lives as long as its connection, so nothing outlives a reconnect.
+type link struct {
+	mu   sync.Mutex
+	open map[int64]string // transaction ID → session ID
+}
+
+func newLink() *link { return &link{open: map[int64]string{}} }
+
+// linkOf returns the connection's link; a connection authenticated by
+// something other than Service.Authenticate gets a throwaway one.
+func linkOf(c *ocpp.Conn) *link {
+	if l, ok := c.Identity().Value.(*link); ok {
+		return l
+	}
+	return newLink()
+}
+
+func (l *link) session(tx int64) (string, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	id, ok := l.open[tx]
+	return id, ok
+}
+
+func (l *link) remember(tx int64, sessionID string) {
+	l.mu.Lock()
+	l.open[tx] = sessionID
+	l.mu.Unlock()
+}
+
+func (l *link) forget(tx int64) {
+	l.mu.Lock()
+	delete(l.open, tx)
+	l.mu.Unlock()
+}
+
+func (s *Service) addSamples(ctx context.Context, tenantID, sessionID string, values []ocpp.MeterValue) error {
+	if len(values) == 0 {
 		return nil
 	}
 	samples := make([]evbill.MeterSample, 0, len(values))
@@ -425,7 +481,7 @@ func (s *Service) addSamples(ctx context.Context, sess *evbill.Session, values [
 			readings[i] = Reading{Value: v.Value, Context: string(v.Context), Format: string(v.Format), Measurand: string(v.Measurand),
 				Phase: string(v.Phase), Location: string(v.Location), Unit: string(v.Unit)}
 		}
-		sample, ok, err := Sample(sess.ID, mv.Timestamp.UTC(), readings)
+		sample, ok, err := Sample(sessionID, mv.Timestamp.UTC(), readings)
 		if err != nil {
 			return ocpp.Errorf(ocpp.PropertyConstraintViolation, "%v", err)
 		}
@@ -436,7 +492,7 @@ func (s *Service) addSamples(ctx context.Context, sess *evbill.Session, values [
 	if len(samples) == 0 {
 		return nil
 	}
-	_, err := s.commit.do(ctx, evbill.SessionWrite{Samples: &evbill.SampleWrite{TenantID: sess.TenantID, SessionID: sess.ID, Samples: samples}})
+	_, err := s.commit.do(ctx, evbill.SessionWrite{Samples: &evbill.SampleWrite{TenantID: tenantID, SessionID: sessionID, Samples: samples}})
 	return err
 }
 
@@ -462,9 +518,10 @@ func (s *Service) StopTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.S
 		return nil, err
 	}
 	if sess.State == evbill.SessionEnded {
+		linkOf(c).forget(int64(req.TransactionId))
 		return conf, nil // a retransmitted stop
 	}
-	if err := s.addSamples(ctx, &sess, req.TransactionData); err != nil {
+	if err := s.addSamples(ctx, id.TenantID, sess.ID, req.TransactionData); err != nil && evbill.ErrorCode(err) != evbill.ECONFLICT {
 		return nil, err
 	}
 	// The charger's own stop wins over an end by reboot that was pending.
@@ -476,6 +533,7 @@ func (s *Service) StopTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.S
 	if _, err := s.commit.do(ctx, evbill.SessionWrite{End: end}); err != nil && evbill.ErrorCode(err) != evbill.ECONFLICT {
 		return nil, err
 	}
+	linkOf(c).forget(int64(req.TransactionId))
 	return conf, nil
 }
 

@@ -436,6 +436,12 @@ func TestSweepEndsAbandonedRebootedSession(t *testing.T) {
 		if n, err := w.svc.SweepRebooted(ctx, time.Hour); err != nil || n != 0 {
 			t.Errorf("a second sweep ended %d sessions, %v", n, err)
 		}
+		// The connection still knows the transaction; its late readings
+		// are answered and dropped, not stored in the sealed session.
+		ch.call("MeterValues", meterValues(tx, start.Add(40*time.Minute), 6600, 11000))
+		if samples, _ := w.store.Samples(ctx, w.tenant.ID, sess.ID); len(samples) != 1 {
+			t.Errorf("the sealed session has %d samples, want 1", len(samples))
+		}
 		ch.call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":7000,"timestamp":%q}`, tx, start.Add(time.Hour).Format(time.RFC3339)))
 		again, _ := w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
 		if again.MeterStopWh != "6500" {

@@ -437,7 +437,7 @@ func (o *op) samples(sw *evbill.SampleWrite) {
 		case state == "":
 			o.w.Err = notFound("session", sw.SessionID)
 		case state == evbill.SessionEnded:
-			o.w.Err = evbill.Errorf(evbill.EINVALID, "session %q has ended: its samples can no longer change", sw.SessionID)
+			o.w.Err = evbill.Errorf(evbill.ECONFLICT, "session %q has already ended: its samples can no longer change", sw.SessionID)
 		}
 		return nil
 	}
@@ -561,7 +561,7 @@ func (s *Store) StartSession(ctx context.Context, ss *evbill.Session) (bool, err
 
 // AddSamples stores the readings of one of the tenant's sessions; a reading
 // at an instant the session already has is ignored. ENOTFOUND when the
-// session does not exist, EINVALID when it has ended.
+// session does not exist, ECONFLICT when it has ended.
 func (s *Store) AddSamples(ctx context.Context, tenantID, sessionID string, samples []evbill.MeterSample) error {
 	_, err := s.runWrite(ctx, evbill.SessionWrite{Samples: &evbill.SampleWrite{TenantID: tenantID, SessionID: sessionID, Samples: samples}})
 	return err

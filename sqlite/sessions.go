@@ -277,7 +277,7 @@ func addSamples(ctx context.Context, q *db.Queries, sw *evbill.SampleWrite) (fil
 		return nil, fmt.Errorf("sqlite: add samples: %w", err)
 	}
 	if state == evbill.SessionEnded {
-		return nil, evbill.Errorf(evbill.EINVALID, "session %q has ended: its samples can no longer change", sw.SessionID)
+		return nil, evbill.Errorf(evbill.ECONFLICT, "session %q has already ended: its samples can no longer change", sw.SessionID)
 	}
 	for _, m := range sw.Samples {
 		err := q.InsertSample(ctx, db.InsertSampleParams{
@@ -385,7 +385,7 @@ func (s *Store) StartSession(ctx context.Context, ss *evbill.Session) (bool, err
 
 // AddSamples stores the readings of one of the tenant's sessions; a reading
 // at an instant the session already has is ignored. ENOTFOUND when the
-// session does not exist, EINVALID when it has ended.
+// session does not exist, ECONFLICT when it has ended.
 func (s *Store) AddSamples(ctx context.Context, tenantID, sessionID string, samples []evbill.MeterSample) error {
 	_, err := s.runWrite(ctx, evbill.SessionWrite{Samples: &evbill.SampleWrite{TenantID: tenantID, SessionID: sessionID, Samples: samples}})
 	return err

@@ -446,7 +446,7 @@ func testSessionSamples(t *testing.T, s FullStore) {
 	// An ended session's samples are final.
 	end := endWith(ss, at(200), "session.ended")
 	noErr(t, "EndSession", s.EndSession(ctx, end.Session, end.CDR, end.Events))
-	wantCode(t, "AddSamples to an ended session", s.AddSamples(ctx, w.tenant.ID, ss.ID, []evbill.MeterSample{sample(300, "2000")}), evbill.EINVALID, "ended")
+	wantCode(t, "AddSamples to an ended session", s.AddSamples(ctx, w.tenant.ID, ss.ID, []evbill.MeterSample{sample(300, "2000")}), evbill.ECONFLICT, "already ended")
 	got, err = s.Samples(ctx, w.tenant.ID, ss.ID)
 	noErr(t, "Samples", err)
 	equal(t, "Samples after refused writes", got, want)
@@ -709,7 +709,7 @@ func testSessionBatch(t *testing.T, s FullStore) {
 		{"", ""},
 		{evbill.EINVALID, "station_id"},
 		{"", ""},
-		{evbill.EINVALID, "ended"},
+		{evbill.ECONFLICT, "already ended"},
 		{evbill.EINVALID, "exactly one"},
 		{evbill.EINVALID, "exactly one"},
 		{evbill.ECONFLICT, "already ended"},
