@@ -140,15 +140,18 @@ func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionW
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	// The savepoint statements are prepared once per batch, not parsed
-	// once per write.
+	// once per write, and only when a write needs them.
 	var sp, release, rollback *sql.Stmt
-	for _, p := range []struct {
-		stmt **sql.Stmt
-		sql  string
-	}{{&sp, savepoint}, {&release, releaseSavepoint}, {&rollback, rollbackSavepoint}} {
-		if *p.stmt, err = tx.PrepareContext(ctx, p.sql); err != nil {
-			return fmt.Errorf("sqlite: prepare %s: %w", p.sql, err)
+	prepare := func() error {
+		for _, p := range []struct {
+			stmt **sql.Stmt
+			sql  string
+		}{{&sp, savepoint}, {&release, releaseSavepoint}, {&rollback, rollbackSavepoint}} {
+			if *p.stmt, err = tx.PrepareContext(ctx, p.sql); err != nil {
+				return fmt.Errorf("sqlite: prepare %s: %w", p.sql, err)
+			}
 		}
+		return nil
 	}
 	q := s.w.WithTx(tx)
 	now := now()
@@ -159,6 +162,26 @@ func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionW
 		w := &writes[i]
 		if w.Err != nil {
 			continue
+		}
+		if w.Samples != nil && len(w.Samples.Samples) <= 1 {
+			// One reading is one INSERT (and, if it inserts nothing, a
+			// read): SQLite undoes a failed statement by itself, so the
+			// commonest write of all needs no savepoint. An error that is
+			// not the write's own (I/O, a full disk) may have ended the
+			// transaction, and fails the batch.
+			fill, err := addSamples(ctx, q, w.Samples)
+			if err != nil && evbill.ErrorCode(err) == evbill.EINTERNAL {
+				return err
+			}
+			if w.Err = err; err == nil {
+				fills[i] = fill
+			}
+			continue
+		}
+		if sp == nil {
+			if err := prepare(); err != nil {
+				return err
+			}
 		}
 		if _, err := sp.ExecContext(ctx); err != nil {
 			return fmt.Errorf("sqlite: savepoint: %w", err)
@@ -269,6 +292,22 @@ func sessionGone(ctx context.Context, q *db.Queries, tenantID, id string) error 
 }
 
 func addSamples(ctx context.Context, q *db.Queries, sw *evbill.SampleWrite) (fill func(), err error) {
+	inserted := int64(0)
+	for _, m := range sw.Samples {
+		n, err := q.InsertSample(ctx, db.InsertSampleParams{
+			TenantID: sw.TenantID, SessionID: sw.SessionID, Time: normalize(m.Time).UnixMicro(),
+			EnergyWh: m.EnergyWh, PowerW: m.PowerW, CurrentA: m.CurrentA, Soc: m.SoC, Context: m.Context,
+		})
+		if err != nil {
+			return nil, writeErr(ctx, q, "add samples", err, nil, nil)
+		}
+		inserted += n
+	}
+	if inserted > 0 {
+		return noFill, nil
+	}
+	// Nothing went in: every reading was a retransmission, or the session
+	// is missing or ended.
 	state, err := q.SessionState(ctx, db.SessionStateParams{TenantID: sw.TenantID, ID: sw.SessionID})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("session", sw.SessionID)
@@ -278,15 +317,6 @@ func addSamples(ctx context.Context, q *db.Queries, sw *evbill.SampleWrite) (fil
 	}
 	if state == evbill.SessionEnded {
 		return nil, evbill.Errorf(evbill.ECONFLICT, "session %q has already ended: its samples can no longer change", sw.SessionID)
-	}
-	for _, m := range sw.Samples {
-		err := q.InsertSample(ctx, db.InsertSampleParams{
-			TenantID: sw.TenantID, SessionID: sw.SessionID, Time: normalize(m.Time).UnixMicro(),
-			EnergyWh: m.EnergyWh, PowerW: m.PowerW, CurrentA: m.CurrentA, Soc: m.SoC, Context: m.Context,
-		})
-		if err != nil {
-			return nil, writeErr(ctx, q, "add samples", err, nil, nil)
-		}
 	}
 	return noFill, nil
 }

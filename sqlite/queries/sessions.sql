@@ -50,9 +50,13 @@ UPDATE sessions SET state = 'ended', meter_stop_wh = ?, stopped_at = ?, parking_
 WHERE tenant_id = ? AND id = ? AND state <> 'ended'
 RETURNING *;
 
--- name: InsertSample :exec
+-- InsertSample checks that the session is open in the same statement:
+-- no row is inserted for an ended or missing session, nor for an instant
+-- the session already has; only then does the store look at why.
+-- name: InsertSample :execrows
 INSERT INTO meter_samples (tenant_id, session_id, time, energy_wh, power_w, current_a, soc, context)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+SELECT @tenant_id, @session_id, @time, @energy_wh, @power_w, @current_a, @soc, @context
+WHERE EXISTS (SELECT 1 FROM sessions WHERE tenant_id = @tenant_id AND id = @session_id AND state <> 'ended')
 ON CONFLICT (tenant_id, session_id, time) DO NOTHING;
 
 -- name: Samples :many

@@ -190,9 +190,10 @@ func (q *Queries) InsertEvent(ctx context.Context, arg InsertEventParams) error 
 	return err
 }
 
-const insertSample = `-- name: InsertSample :exec
+const insertSample = `-- name: InsertSample :execrows
 INSERT INTO meter_samples (tenant_id, session_id, time, energy_wh, power_w, current_a, soc, context)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+WHERE EXISTS (SELECT 1 FROM sessions WHERE tenant_id = ?1 AND id = ?2 AND state <> 'ended')
 ON CONFLICT (tenant_id, session_id, time) DO NOTHING
 `
 
@@ -207,8 +208,11 @@ type InsertSampleParams struct {
 	Context   string
 }
 
-func (q *Queries) InsertSample(ctx context.Context, arg InsertSampleParams) error {
-	_, err := q.exec(ctx, q.insertSampleStmt, insertSample,
+// InsertSample checks that the session is open in the same statement:
+// no row is inserted for an ended or missing session, nor for an instant
+// the session already has; only then does the store look at why.
+func (q *Queries) InsertSample(ctx context.Context, arg InsertSampleParams) (int64, error) {
+	result, err := q.exec(ctx, q.insertSampleStmt, insertSample,
 		arg.TenantID,
 		arg.SessionID,
 		arg.Time,
@@ -218,7 +222,10 @@ func (q *Queries) InsertSample(ctx context.Context, arg InsertSampleParams) erro
 		arg.Soc,
 		arg.Context,
 	)
-	return err
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
 }
 
 const insertSession = `-- name: InsertSession :one
