@@ -646,7 +646,7 @@ func (c *Conn) enqueue(q queued) bool {
 	if !c.working {
 		c.working = true
 		s.wg.Add(1)
-		go c.work()
+		workers.run(c.work)
 	}
 	c.mu.Unlock()
 	return true

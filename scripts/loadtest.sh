@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# loadtest.sh: evbill serve and evbill simulate in separate processes, for
+# the OCPP benchmarks of the README. It builds the binary, starts a server
+# on a fresh database (SQLite in a temporary directory, or PostgreSQL when
+# EVBILL_DATABASE_URL is set), creates a site under the example tariff
+# through the API, runs the simulator with the arguments given, prints its
+# JSON summary and the server's resource use, and stops the server.
+# EVBILL_BIN runs a binary built before instead (to compare two builds).
+#
+#   scripts/loadtest.sh --chargers 500 --samples-per-session 3 --chaos=false --duration 60s
+#   scripts/loadtest.sh --chargers 19900 --meter-interval 60s --chaos=false --duration 5m --connect-rate 300
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+if [[ -n "${EVBILL_BIN:-}" ]]; then
+	cp "$EVBILL_BIN" "$work/evbill"
+else
+	go build -o "$work/evbill" ./cmd/evbill
+fi
+port=${PORT:-18080}
+ulimit -n "$(ulimit -Hn)"
+"$work/evbill" serve --addr "127.0.0.1:$port" --data "$work/data" >"$work/out" 2>"$work/log" &
+server=$!
+for _ in $(seq 100); do
+	grep -q '^evb_' "$work/out" 2>/dev/null && break
+	sleep 0.1
+done
+key=$(grep '^evb_' "$work/out")
+api() { curl -sf -H "Authorization: Bearer $key" -H 'Content-Type: application/json' "$@"; }
+site=$(api -d '{"name":"Load test","country":"NL","time_zone":"Europe/Amsterdam"}' "http://127.0.0.1:$port/api/v1/sites" | sed 's/^{"id":"\([^"]*\)".*/\1/')
+tariff=$(api -d @examples/tariff.json "http://127.0.0.1:$port/api/v1/tariffs" | sed 's/^{"id":"\([^"]*\)".*/\1/')
+api -d "{\"tariff_id\":\"$tariff\",\"site_id\":\"$site\"}" "http://127.0.0.1:$port/api/v1/tariff-assignments" >/dev/null
+"$work/evbill" simulate --url "ws://127.0.0.1:$port/ocpp" --api-key "$key" --site-id "$site" --json "$@" &
+sim=$!
+peak=0
+cpu0=$(awk '{print $14+$15}' "/proc/$server/stat")
+while kill -0 "$sim" 2>/dev/null; do
+	rss=$(awk '/VmRSS/{print $2}' "/proc/$server/status")
+	((rss > peak)) && peak=$rss
+	sleep 1
+done
+wait "$sim"
+cpu1=$(awk '{print $14+$15}' "/proc/$server/stat")
+echo "server: peak RSS $((peak / 1024)) MiB, CPU $(((cpu1 - cpu0) / $(getconf CLK_TCK))) s during the run, $(ls "/proc/$server/fd" | wc -l) open files at the end" >&2
