@@ -49,9 +49,8 @@ type Resolver struct {
 	entries map[string]map[string]*entry // tenant → station → loaded records
 	now     func() time.Time
 
-	// parsed holds tariff versions asked for by Version that no cached
-	// station holds. Versions never change, so nothing invalidates them;
-	// the map is emptied when it reaches maxParsed.
+	// parsed holds one parsed copy of each tariff version in use, shared
+	// by every station entry (see shared).
 	parsedMu sync.Mutex
 	parsed   map[versionKey]version
 }
@@ -61,8 +60,8 @@ type versionKey struct {
 	version            int
 }
 
-// maxParsed bounds the versions kept outside station entries.
-const maxParsed = 1024
+// maxParsed bounds the shared parsed versions.
+const maxParsed = 4096
 
 // cacheTTL bounds how long a cached answer lives even without an
 // invalidation. One instance invalidates its own cache on every write; a
@@ -172,17 +171,38 @@ func (r *Resolver) Version(ctx context.Context, tenantID, stationID, tariffID st
 	if err != nil {
 		return evbill.TariffVersion{}, nil, err
 	}
+	v, err = r.shared(stored)
+	if err != nil {
+		return evbill.TariffVersion{}, nil, err
+	}
+	return v.stored, v.parsed, nil
+}
+
+// shared returns the one parsed copy of a stored tariff version: a tariff
+// assigned to a site is the same for each of its thousands of stations,
+// and a parsed tariff with its compiled tables weighs kilobytes. Versions
+// never change, so a copy is never stale; the map is emptied when it
+// reaches maxParsed, after which stations loaded later get new copies.
+func (r *Resolver) shared(stored evbill.TariffVersion) (version, error) {
+	key := versionKey{stored.TenantID, stored.TariffID, stored.Version}
+	r.parsedMu.Lock()
+	v, ok := r.parsed[key]
+	r.parsedMu.Unlock()
+	if ok {
+		return v, nil
+	}
 	parsed, err := tariff.Parse(stored.Document)
 	if err != nil {
-		return evbill.TariffVersion{}, nil, evbill.Errorf(evbill.EINTERNAL, "stored tariff %s version %d no longer parses: %v", tariffID, number, err)
+		return version{}, evbill.Errorf(evbill.EINTERNAL, "stored tariff %s version %d no longer parses: %v", stored.TariffID, stored.Version, err)
 	}
+	v = version{stored: stored, parsed: parsed}
 	r.parsedMu.Lock()
 	if len(r.parsed) >= maxParsed {
 		clear(r.parsed)
 	}
-	r.parsed[key] = version{stored: stored, parsed: parsed}
+	r.parsed[key] = v
 	r.parsedMu.Unlock()
-	return stored, parsed, nil
+	return v, nil
 }
 
 func (r *Resolver) load(ctx context.Context, tenantID, stationID string) (*entry, error) {
@@ -244,11 +264,11 @@ func (r *Resolver) fetch(ctx context.Context, tenantID, stationID string) (*entr
 		}
 		vs := make([]version, 0, len(stored))
 		for _, s := range stored {
-			parsed, err := tariff.Parse(s.Document)
+			v, err := r.shared(s)
 			if err != nil {
-				return nil, evbill.Errorf(evbill.EINTERNAL, "stored tariff %s version %d no longer parses: %v", s.TariffID, s.Version, err)
+				return nil, err
 			}
-			vs = append(vs, version{stored: s, parsed: parsed})
+			vs = append(vs, v)
 		}
 		sort.Slice(vs, func(i, j int) bool { return vs[i].stored.Version < vs[j].stored.Version })
 		e.versions[a.TariffID] = vs

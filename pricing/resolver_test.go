@@ -168,3 +168,46 @@ func BenchmarkResolve(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
 }
+
+// TestSharedVersionsStayInTheirTenant: the parsed tariff versions shared
+// between stations are keyed by tenant and tariff, so two operators whose
+// OCPI tariffs share an id each get their own prices, in Resolve and in
+// Version, whichever is asked first.
+func TestSharedVersionsStayInTheirTenant(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := evbill.Tenant{Name: "other"}
+	must(f.store.CreateTenant(ctx, &other))
+	site := evbill.Site{TenantID: other.ID, Name: "Depot", Country: "NL", TimeZone: "Europe/Amsterdam"}
+	must(f.store.CreateSite(ctx, &site))
+	station := evbill.Station{TenantID: other.ID, SiteID: site.ID, ChargePointID: "CP-1"}
+	must(f.store.CreateStation(ctx, &station))
+	doc := []byte(`{"country_code":"NL","party_id":"OTH","id":"AMS-TOU-1","currency":"EUR","elements":[{"price_components":[{"type":"ENERGY","price":0.99,"step_size":1}]}],"last_updated":"2025-01-01T00:00:00Z"}`)
+	tv := evbill.TariffVersion{TenantID: other.ID, Currency: "EUR", Document: doc}
+	must(f.store.CreateTariff(ctx, &tv))
+	must(f.store.CreateAssignment(ctx, &evbill.TariffAssignment{TenantID: other.ID, TariffID: tv.TariffID, SiteID: site.ID}))
+	r := pricing.NewResolver(f.store)
+	at := time.Now().Add(time.Minute)
+	for _, tc := range []struct {
+		tenant, station string
+		party           string
+	}{{f.tenant.ID, f.station.ID, "EVB"}, {other.ID, station.ID, "OTH"}, {f.tenant.ID, f.station.ID, "EVB"}} {
+		res, err := r.Resolve(ctx, pricing.Target{TenantID: tc.tenant, StationID: tc.station}, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, parsed, err := r.Version(ctx, tc.tenant, tc.station, res.Version.TariffID, res.Version.Version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Tariff.PartyID != tc.party || parsed.PartyID != tc.party {
+			t.Errorf("tenant %s got the tariff of party %s / %s, want %s", tc.tenant, res.Tariff.PartyID, parsed.PartyID, tc.party)
+		}
+	}
+}
