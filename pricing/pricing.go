@@ -241,7 +241,7 @@ func (r *Resolver) fetch(ctx context.Context, tenantID, stationID string) (*entr
 	if err != nil {
 		return nil, err
 	}
-	loc, err := time.LoadLocation(site.TimeZone)
+	loc, err := location(site.TimeZone)
 	if err != nil {
 		return nil, evbill.Errorf(evbill.EINVALID, "site %q has time zone %q, which is not an IANA zone", site.ID, site.TimeZone)
 	}
@@ -274,6 +274,23 @@ func (r *Resolver) fetch(ctx context.Context, tenantID, stationID string) (*entr
 		e.versions[a.TariffID] = vs
 	}
 	return e, nil
+}
+
+// locations holds one *time.Location per zone name: time.LoadLocation
+// parses the zone's data anew on every call, about 3 KiB each, and every
+// station of a site asks for the same zone.
+var locations sync.Map // name → *time.Location
+
+func location(name string) (*time.Location, error) {
+	if l, ok := locations.Load(name); ok {
+		return l.(*time.Location), nil
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	actual, _ := locations.LoadOrStore(name, l)
+	return actual.(*time.Location), nil
 }
 
 // choose ranks the applicable assignments of a loaded station.

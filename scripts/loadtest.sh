@@ -20,7 +20,7 @@ else
 fi
 port=${PORT:-18080}
 ulimit -n "$(ulimit -Hn)"
-"$work/evbill" serve --addr "127.0.0.1:$port" --data "$work/data" >"$work/out" 2>"$work/log" &
+EVBILL_PPROF_ADDR=${PPROF_ADDR:-} "$work/evbill" serve --addr "127.0.0.1:$port" --data "$work/data" >"$work/out" 2>"$work/log" &
 server=$!
 for _ in $(seq 100); do
 	grep -q '^evb_' "$work/out" 2>/dev/null && break
@@ -35,11 +35,17 @@ api -d "{\"tariff_id\":\"$tariff\",\"site_id\":\"$site\"}" "http://127.0.0.1:$po
 sim=$!
 peak=0
 cpu0=$(awk '{print $14+$15}' "/proc/$server/stat")
+tick=0
 while kill -0 "$sim" 2>/dev/null; do
 	rss=$(awk '/VmRSS/{print $2}' "/proc/$server/status")
 	((rss > peak)) && peak=$rss
+	if ((tick++ % 10 == 0)); then
+		# The last sample before the simulator stops: the steady state.
+		last="RSS $((rss / 1024)) MiB, $(ls "/proc/$server/fd" | wc -l) open files, $(curl -s "http://127.0.0.1:$port/metrics" |
+			awk '/^go_memstats_heap_inuse_bytes /{h=$2} /^go_goroutines /{g=$2} END{printf "Go heap in use %d MiB, %d goroutines", h/1048576, g}')"
+	fi
 	sleep 1
 done
 wait "$sim"
 cpu1=$(awk '{print $14+$15}' "/proc/$server/stat")
-echo "server: peak RSS $((peak / 1024)) MiB, CPU $(((cpu1 - cpu0) / $(getconf CLK_TCK))) s during the run, $(ls "/proc/$server/fd" | wc -l) open files at the end" >&2
+echo "server: peak RSS $((peak / 1024)) MiB, CPU $(((cpu1 - cpu0) / $(getconf CLK_TCK))) s during the run; last sample: $last" >&2

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,7 +103,36 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return evbill.Errorf(evbill.EINVALID, "serve: %v", err)
 	}
+	if a := getenv("EVBILL_PPROF_ADDR"); a != "" {
+		if err := servePprof(ctx, a, log); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	return serve(ctx, store, where, ln, log, nil)
+}
+
+// servePprof serves the Go profiler on its own listener, for measuring a
+// running server (EVBILL_PPROF_ADDR, e.g. 127.0.0.1:6060): never on the
+// API's address, and off unless asked for.
+func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return evbill.Errorf(evbill.EINVALID, "EVBILL_PPROF_ADDR: %v", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("profiler listening", "addr", ln.Addr().String())
+	return nil
 }
 
 // serve runs the API and the OCPP central system on ln until ctx ends,
