@@ -202,3 +202,34 @@ func TestTransactionIDsRunOut(t *testing.T) {
 		t.Errorf("counter = %d after refused starts, want %d", next, int64(math.MaxInt32)+1)
 	}
 }
+
+// TestPlanCacheMode: the store plans each statement with the tables'
+// actual sizes (see Open), unless the connection string says otherwise.
+func TestPlanCacheMode(t *testing.T) {
+	url := dsn(t)
+	for _, tc := range []struct{ dsn, want string }{
+		{url, "force_custom_plan"},
+		{withParam(t, url, "plan_cache_mode", "auto"), "auto"},
+	} {
+		s, err := postgres.Open(t.Context(), tc.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := postgres.PlanCacheMode(t.Context(), s)
+		s.Close()
+		if err != nil || got != tc.want {
+			t.Errorf("plan_cache_mode = %q, %v; want %q", got, err, tc.want)
+		}
+	}
+}
+
+func withParam(t *testing.T, dsn, key, value string) string {
+	u, err := neturl.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String()
+}

@@ -134,6 +134,13 @@ type op struct {
 	gone          bool
 	gTenant, gID  string
 	done, created bool
+	// bare marks a write sent without a savepoint: one that cannot fail
+	// on its own (see samples). A savepoint is a subtransaction, and a
+	// transaction with more than 64 of them overflows PostgreSQL's
+	// per-backend cache of subtransaction IDs, after which every
+	// visibility check walks the list: a batch of 256 savepointed
+	// writes spent the server's CPU on that (2,200 messages a second).
+	bare bool
 }
 
 func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionWrite) error {
@@ -155,6 +162,11 @@ func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionW
 			o.start(w.Start, now)
 		case w.Samples != nil:
 			o.samples(w.Samples)
+			// Its one statement inserts only into an open session that
+			// exists (so its reference holds) and skips instants already
+			// stored: it has no failure of its own to undo. The write's
+			// Check has already refused values the columns would not take.
+			o.bare = true
 		case w.Update != nil:
 			o.update(w.Update, now)
 		default:
@@ -312,6 +324,10 @@ func runPipeline(ctx context.Context, tx pgx.Tx, locks []statement, ops []*op) (
 		b.Queue(l.sql, l.args...)
 	}
 	for _, o := range ops {
+		if o.bare {
+			b.Queue(o.sql, o.args...)
+			continue
+		}
 		b.Queue(savepoint)
 		b.Queue(o.sql, o.args...)
 		b.Queue(releaseSavepoint)
@@ -325,6 +341,15 @@ func runPipeline(ctx context.Context, tx pgx.Tx, locks []statement, ops []*op) (
 	}
 	q := db.New(replayer{br})
 	for i, o := range ops {
+		if o.bare {
+			// Without a savepoint a failure ends the transaction: it is
+			// the batch's.
+			if err := o.read(ctx, q); err != nil {
+				return -1, nil, fmt.Errorf("postgres: %w", err)
+			}
+			o.done = true
+			continue
+		}
 		if _, err := br.Exec(); err != nil {
 			return -1, nil, fmt.Errorf("postgres: savepoint: %w", err)
 		}

@@ -104,7 +104,7 @@ SELECT * FROM ended;
 -- concurrent transaction until the readings are committed.
 -- name: AddSamples :one
 WITH session AS (
-    SELECT state FROM sessions WHERE tenant_id = @tenant_id::text AND id = @session_id::text FOR SHARE
+    SELECT state FROM sessions WHERE tenant_id = @tenant_id::text AND id = @session_id::text
 ), inserted AS (
     INSERT INTO meter_samples (tenant_id, session_id, time, energy_wh, power_w, current_a, soc, context)
     SELECT @tenant_id::text, @session_id::text, unnest(@times::timestamptz[]), unnest(@energy_wh::text[]),

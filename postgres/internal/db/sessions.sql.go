@@ -12,7 +12,7 @@ import (
 
 const addSamples = `-- name: AddSamples :one
 WITH session AS (
-    SELECT state FROM sessions WHERE tenant_id = $1::text AND id = $2::text FOR SHARE
+    SELECT state FROM sessions WHERE tenant_id = $1::text AND id = $2::text
 ), inserted AS (
     INSERT INTO meter_samples (tenant_id, session_id, time, energy_wh, power_w, current_a, soc, context)
     SELECT $1::text, $2::text, unnest($3::timestamptz[]), unnest($4::text[]),
