@@ -57,7 +57,9 @@ type Handler interface {
 // payload has passed the action's schema; the returned value is marshalled
 // with encoding/json and must pass the action's .conf schema. Return a
 // *CallError with NotSupported for an action the handler does not take.
-// Without it, such actions are answered NotSupported.
+// Without it, such actions are answered NotSupported. payload is valid only
+// until HandleOther returns (its buffer is reused): copy what must outlive
+// the call.
 type OtherHandler interface {
 	HandleOther(ctx context.Context, c *Conn, action string, payload json.RawMessage) (any, error)
 }

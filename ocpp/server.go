@@ -207,6 +207,47 @@ type Conn struct {
 type queued struct {
 	f    Frame
 	perr *CallError
+	buf  *[]byte // the message f is a view of, back to readBufs once answered
+}
+
+// readBufs holds the buffers messages are read into. A frame's payload is
+// a view of its message, so a buffer is reused only once the CALL has been
+// answered; without the pool every message cost a new, grown slice.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// readMessage reads the next message into a pooled buffer.
+func (c *Conn) readMessage() (websocket.MessageType, *[]byte, error) {
+	typ, r, err := c.ws.Reader(context.Background())
+	if err != nil {
+		return 0, nil, err
+	}
+	bp := readBufs.Get().(*[]byte)
+	b := (*bp)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			*bp = b
+			readBufs.Put(bp)
+			return 0, nil, err
+		}
+	}
+	*bp = b
+	return typ, bp, nil
+}
+
+// release returns a message's buffer to the pool; very large ones are
+// left to the collector, so the pool does not keep them.
+func release(bp *[]byte) {
+	if bp != nil && cap(*bp) <= 64<<10 {
+		readBufs.Put(bp)
+	}
 }
 
 type pendingCall struct {
@@ -570,22 +611,25 @@ func (c *Conn) readLoop() error {
 		// context.Background: no timer or AfterFunc per read. A dead
 		// peer is found by the keepalive pings, which close the
 		// connection and so end this read.
-		typ, data, err := c.ws.Read(context.Background())
+		typ, bp, err := c.readMessage()
 		if err != nil {
 			return err
 		}
 		c.lastSeen.Store(time.Now().UnixNano())
 		if typ != websocket.MessageText {
+			release(bp)
 			c.enqueue(queued{f: Frame{UniqueID: UnknownUniqueID}, perr: &CallError{Code: FormationViolation, Description: "binary message: OCPP-J messages are text"}})
 			continue
 		}
-		f, perr := ParseFrame(data)
+		f, perr := ParseFrame(*bp)
 		switch f.Type {
 		case TypeCallResult, TypeCallError:
+			// The answer goes to a Call that may keep its payload: the
+			// buffer is not reused.
 			c.deliver(&f, perr)
 			continue
 		}
-		if !c.enqueue(queued{f: f, perr: perr}) {
+		if !c.enqueue(queued{f: f, perr: perr, buf: bp}) {
 			return c.ctx.Err()
 		}
 	}
@@ -682,6 +726,7 @@ func (c *Conn) work() {
 		c.mu.Unlock()
 
 		out := c.srv.answer(c.ctx, c, (*bp)[:0], &q.f, q.perr)
+		release(q.buf) // the handler is done with the frame
 		*bp = out
 		after := c.afterAnswer
 		c.afterAnswer = nil
