@@ -5,7 +5,8 @@
 # EVBILL_DATABASE_URL is set), creates a site under the example tariff
 # through the API, runs the simulator with the arguments given, prints its
 # JSON summary and the server's resource use, and stops the server.
-# EVBILL_BIN runs a binary built before instead (to compare two builds).
+# EVBILL_BIN runs a binary built before instead (to compare two builds);
+# SERVE_GOMEMLIMIT sets the server's soft memory limit alone.
 #
 #   scripts/loadtest.sh --chargers 500 --samples-per-session 3 --chaos=false --duration 60s
 #   scripts/loadtest.sh --chargers 19900 --meter-interval 60s --chaos=false --duration 5m --connect-rate 300
@@ -20,7 +21,7 @@ else
 fi
 port=${PORT:-18080}
 ulimit -n "$(ulimit -Hn)"
-EVBILL_PPROF_ADDR=${PPROF_ADDR:-} "$work/evbill" serve --addr "127.0.0.1:$port" --data "$work/data" >"$work/out" 2>"$work/log" &
+GOMEMLIMIT=${SERVE_GOMEMLIMIT:-${GOMEMLIMIT:-}} EVBILL_PPROF_ADDR=${PPROF_ADDR:-} "$work/evbill" serve --addr "127.0.0.1:$port" --data "$work/data" >"$work/out" 2>"$work/log" &
 server=$!
 for _ in $(seq 100); do
 	grep -q '^evb_' "$work/out" 2>/dev/null && break
