@@ -31,37 +31,60 @@ func (s *Service) SweepRebooted(ctx context.Context, grace time.Duration) (int, 
 		if err != nil {
 			return ended, err
 		}
+		progress := false
 		for i := range stale {
-			sess := &stale[i]
-			samples, err := s.store.Samples(ctx, sess.TenantID, sess.ID)
-			if err != nil {
-				return ended, err
-			}
-			if n := len(samples); n > 0 && samples[n-1].Time.After(cutoff) {
-				sess.Flags = slices.DeleteFunc(sess.Flags, func(f string) bool { return f == evbill.FlagEndedByReboot })
-				if _, err := s.commit.do(ctx, evbill.SessionWrite{Update: sess}); err != nil && evbill.ErrorCode(err) != evbill.ECONFLICT {
-					return ended, err
-				}
-				continue
-			}
-			at, meter := lastReading(sess, samples, s.now())
-			end, err := s.end(ctx, sess, at, meter, "Reboot")
-			if err != nil {
-				return ended, err
-			}
-			switch _, err := s.commit.do(ctx, evbill.SessionWrite{End: end}); {
+			done, err := s.sweepOne(ctx, &stale[i], cutoff)
+			switch {
 			case err == nil:
-				ended++
-				s.log.Info("ended a session its rebooted charger never stopped", "tenant", sess.TenantID, "session", sess.ID, "at", at)
-			case evbill.ErrorCode(err) != evbill.ECONFLICT:
-				return ended, err
+				progress = true
+				if done {
+					ended++
+				}
+			case evbill.ErrorCode(err) == evbill.EINTERNAL:
+				return ended, err // the database: the next sweep tries again
+			default:
+				// This session cannot be ended as it is (its records say
+				// why); it must not hold back the ones behind it.
+				s.log.Error("sweep: a session of a rebooted charger cannot be ended", "tenant", stale[i].TenantID, "session", stale[i].ID, "err", err)
 			}
 		}
-		// Every session of a full page is now ended or unflagged, so the
-		// next page holds others.
-		if len(stale) < evbill.MaxPageLimit {
+		// Every session of a full page that made progress is now ended or
+		// unflagged, so the next page holds others; a page where none
+		// could would come back the same.
+		if len(stale) < evbill.MaxPageLimit || !progress {
 			return ended, nil
 		}
+	}
+}
+
+// sweepOne ends one stale flagged session, or clears its flag when
+// readings newer than the cut-off show the transaction survived the
+// reboot. ended reports which.
+func (s *Service) sweepOne(ctx context.Context, sess *evbill.Session, cutoff time.Time) (ended bool, err error) {
+	samples, err := s.store.Samples(ctx, sess.TenantID, sess.ID)
+	if err != nil {
+		return false, err
+	}
+	if n := len(samples); n > 0 && samples[n-1].Time.After(cutoff) {
+		sess.Flags = slices.DeleteFunc(sess.Flags, func(f string) bool { return f == evbill.FlagEndedByReboot })
+		if _, err := s.commit.do(ctx, evbill.SessionWrite{Update: sess}); err != nil && evbill.ErrorCode(err) != evbill.ECONFLICT {
+			return false, err
+		}
+		return false, nil
+	}
+	at, meter := lastReading(sess, samples, s.now())
+	end, err := s.end(ctx, sess, at, meter, "Reboot")
+	if err != nil {
+		return false, err
+	}
+	switch _, err := s.commit.do(ctx, evbill.SessionWrite{End: end}); {
+	case err == nil:
+		s.log.Info("ended a session its rebooted charger never stopped", "tenant", sess.TenantID, "session", sess.ID, "at", at)
+		return true, nil
+	case evbill.ErrorCode(err) == evbill.ECONFLICT:
+		return false, nil // another instance ended it
+	default:
+		return false, err
 	}
 }
 
