@@ -589,3 +589,46 @@ func TestPasswordChangeBeatsRememberedLogin(t *testing.T) {
 		}
 	})
 }
+
+// TestSweepSkipsWhatItCannotEnd: a flagged session whose records keep it
+// from being priced (its site's time zone is not a zone) is logged and
+// left; the flagged sessions behind it are still ended.
+func TestSweepSkipsWhatItCannotEnd(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		must := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		bad := evbill.Site{TenantID: w.tenant.ID, Name: "Nowhere", Country: "NL", TimeZone: "Mars/Olympus"}
+		must(w.store.CreateSite(ctx, &bad))
+		badStation := evbill.Station{TenantID: w.tenant.ID, SiteID: bad.ID, ChargePointID: "CP-BAD"}
+		must(w.store.CreateStation(ctx, &badStation))
+		start := time.Date(2027, 3, 12, 17, 15, 0, 0, time.UTC)
+		flagged := func(stationID string) evbill.Session {
+			sess := evbill.Session{TenantID: w.tenant.ID, StationID: stationID, ConnectorNumber: 1, IDTag: "TAG1",
+				TariffID: w.tariff.TariffID, TariffVersion: w.tariff.Version, MeterStartWh: "1000", StartedAt: start, State: evbill.SessionActive}
+			if _, err := w.store.StartSession(ctx, &sess); err != nil {
+				t.Fatal(err)
+			}
+			sess.Flags = []string{evbill.FlagEndedByReboot}
+			must(w.store.UpdateSession(ctx, &sess))
+			return sess
+		}
+		stuck := flagged(badStation.ID) // older: first in the sweep's order
+		time.Sleep(2 * time.Millisecond)
+		good := flagged(w.station.ID)
+		w.setClock(start.Add(24 * time.Hour))
+		if n, err := w.svc.SweepRebooted(ctx, time.Hour); err != nil || n != 1 {
+			t.Fatalf("sweep ended %d sessions, %v; want 1", n, err)
+		}
+		if got, _ := w.store.Session(ctx, w.tenant.ID, good.ID); got.State != evbill.SessionEnded {
+			t.Errorf("the session behind the stuck one was not ended: %+v", got)
+		}
+		if got, _ := w.store.Session(ctx, w.tenant.ID, stuck.ID); got.State == evbill.SessionEnded {
+			t.Errorf("a session that cannot be priced was ended: %+v", got)
+		}
+	})
+}
