@@ -85,7 +85,7 @@ func (s *Service) Live(ctx context.Context, tenantID, sessionID string) (Live, e
 	if sess.TariffID == "" {
 		return l, nil
 	}
-	_, tf, err := s.resolver.Version(ctx, tenantID, sess.StationID, sess.TariffID, sess.TariffVersion)
+	_, tf, err := s.resolver.Version(ctx, tenantID, sess.TariffID, sess.TariffVersion)
 	if err != nil {
 		return Live{}, err
 	}

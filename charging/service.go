@@ -243,7 +243,7 @@ func (s *Service) endInterrupted(ctx context.Context, l *link, started *evbill.S
 		if slices.Contains(sess.Flags, evbill.FlagEndedByReboot) {
 			reason = "Reboot"
 		}
-		end, err := s.end(ctx, sess, at, meter, reason)
+		end, err := s.end(ctx, sess, samples, at, meter, reason)
 		if err != nil {
 			return err
 		}
@@ -525,8 +525,12 @@ func (s *Service) StopTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.S
 		return nil, err
 	}
 	// The charger's own stop wins over an end by reboot that was pending.
-	sess.Flags = slices.DeleteFunc(sess.Flags, func(f string) bool { return f == evbill.FlagEndedByReboot })
-	end, err := s.end(ctx, &sess, req.Timestamp.UTC(), strconv.Itoa(req.MeterStop), string(req.Reason))
+	sess.Flags = withoutFlag(sess.Flags, evbill.FlagEndedByReboot)
+	samples, err := s.store.Samples(ctx, sess.TenantID, sess.ID)
+	if err != nil {
+		return nil, err
+	}
+	end, err := s.end(ctx, &sess, samples, req.Timestamp.UTC(), strconv.Itoa(req.MeterStop), string(req.Reason))
 	if err != nil {
 		return nil, err
 	}
@@ -573,18 +577,14 @@ func lastReading(sess *evbill.Session, samples []evbill.MeterSample, until time.
 	return at, meter
 }
 
-// end prices the session and builds its CDR. A session whose meter is
-// implausible, or without a tariff, ends without a CDR and with a flag:
-// it is not billed blindly.
-func (s *Service) end(ctx context.Context, sess *evbill.Session, at time.Time, meterStopWh, reason string) (*evbill.EndWrite, error) {
+// end prices the session from its stored samples and builds its CDR. A
+// session whose meter is implausible, or without a tariff, ends without a
+// CDR and with a flag: it is not billed blindly.
+func (s *Service) end(ctx context.Context, sess *evbill.Session, samples []evbill.MeterSample, at time.Time, meterStopWh, reason string) (*evbill.EndWrite, error) {
 	if at.Before(sess.StartedAt) {
 		at = sess.StartedAt // a charger clock that ran backwards ends the session where it began
 	}
 	sess.MeterStopWh, sess.StoppedAt, sess.StopReason, sess.State = meterStopWh, &at, reason, evbill.SessionEnded
-	samples, err := s.store.Samples(ctx, sess.TenantID, sess.ID)
-	if err != nil {
-		return nil, err
-	}
 	end := &evbill.EndWrite{Session: sess}
 	// The connector bounds plausible energy and describes the CDR's
 	// location; a session on a connector without a record still ends.
@@ -640,7 +640,7 @@ func check(sess *evbill.Session, samples []evbill.MeterSample, conn evbill.Conne
 // price prices the ended session under the tariff version in force at its
 // start, in its site's time zone, and writes its OCPI CDR.
 func (s *Service) price(ctx context.Context, sess *evbill.Session, samples []evbill.MeterSample, sc pricing.StationContext, conn evbill.Connector) (*evbill.CDR, error) {
-	version, tf, err := s.resolver.Version(ctx, sess.TenantID, sess.StationID, sess.TariffID, sess.TariffVersion)
+	version, tf, err := s.resolver.Version(ctx, sess.TenantID, sess.TariffID, sess.TariffVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -739,6 +739,11 @@ func metered(sess *evbill.Session, samples []evbill.MeterSample, loc *time.Locat
 // DataTransfer is answered UnknownVendorId: evbill takes no vendor data yet.
 func (s *Service) DataTransfer(ctx context.Context, c *ocpp.Conn, req *ocpp.DataTransferReq) (*ocpp.DataTransferConf, error) {
 	return &ocpp.DataTransferConf{Status: ocpp.DataTransferUnknownVendorId}, nil
+}
+
+// withoutFlag returns flags without flag.
+func withoutFlag(flags []string, flag string) []string {
+	return slices.DeleteFunc(flags, func(f string) bool { return f == flag })
 }
 
 func appendNew(list []string, items ...string) []string {

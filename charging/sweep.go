@@ -2,7 +2,6 @@ package charging
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/evbill/evbill"
@@ -66,14 +65,14 @@ func (s *Service) sweepOne(ctx context.Context, sess *evbill.Session, cutoff tim
 		return false, err
 	}
 	if n := len(samples); n > 0 && samples[n-1].Time.After(cutoff) {
-		sess.Flags = slices.DeleteFunc(sess.Flags, func(f string) bool { return f == evbill.FlagEndedByReboot })
+		sess.Flags = withoutFlag(sess.Flags, evbill.FlagEndedByReboot)
 		if _, err := s.commit.do(ctx, evbill.SessionWrite{Update: sess}); err != nil && evbill.ErrorCode(err) != evbill.ECONFLICT {
 			return false, err
 		}
 		return false, nil
 	}
 	at, meter := lastReading(sess, samples, s.now())
-	end, err := s.end(ctx, sess, at, meter, "Reboot")
+	end, err := s.end(ctx, sess, samples, at, meter, "Reboot")
 	if err != nil {
 		return false, err
 	}

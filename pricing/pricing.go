@@ -148,21 +148,13 @@ func (r *Resolver) Station(ctx context.Context, tenantID, stationID string) (Sta
 	return StationContext{Station: e.station, Site: e.site, Location: e.loc, Connectors: e.connectors}, nil
 }
 
-// Version returns a stored tariff version and its parsed tariff: from the
-// station's cached entry when the tariff is assigned to it, else from the
-// store, parsed once. A session is priced under the version in force at
-// its start, which may no longer be assigned to anything by its end.
-func (r *Resolver) Version(ctx context.Context, tenantID, stationID, tariffID string, number int) (evbill.TariffVersion, *tariff.Tariff, error) {
-	if e, err := r.load(ctx, tenantID, stationID); err == nil {
-		for _, v := range e.versions[tariffID] {
-			if v.stored.Version == number {
-				return v.stored, v.parsed, nil
-			}
-		}
-	}
-	key := versionKey{tenantID, tariffID, number}
+// Version returns a stored tariff version and its parsed tariff, parsed
+// once and shared with every station's entry (see shared). A session is
+// priced under the version in force at its start, which may no longer be
+// assigned to anything by its end.
+func (r *Resolver) Version(ctx context.Context, tenantID, tariffID string, number int) (evbill.TariffVersion, *tariff.Tariff, error) {
 	r.parsedMu.Lock()
-	v, ok := r.parsed[key]
+	v, ok := r.parsed[versionKey{tenantID, tariffID, number}]
 	r.parsedMu.Unlock()
 	if ok {
 		return v.stored, v.parsed, nil

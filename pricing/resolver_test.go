@@ -202,7 +202,7 @@ func TestSharedVersionsStayInTheirTenant(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, parsed, err := r.Version(ctx, tc.tenant, tc.station, res.Version.TariffID, res.Version.Version)
+		_, parsed, err := r.Version(ctx, tc.tenant, res.Version.TariffID, res.Version.Version)
 		if err != nil {
 			t.Fatal(err)
 		}
