@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	neturl "net/url"
 	"os"
 	"strings"
 	"testing"
@@ -59,21 +58,14 @@ func TestSessionStore(t *testing.T) {
 // the database. It runs in a schema of its own, so that forgetting a
 // migration there does not disturb other tests sharing the database.
 func TestMigrations(t *testing.T) {
-	url := dsn(t)
+	url, schema := storetest.PostgresSchema(t)
 	ctx := t.Context()
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := pgx.Connect(ctx, dsn(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	// Lower case: search_path folds unquoted names to lower case.
-	schema := pgx.Identifier{"evbill_migrations_test_" + strings.ToLower(evbill.NewID("s")[2:])}
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Exec(context.Background(), "DROP SCHEMA "+schema.Sanitize()+" CASCADE") //nolint:errcheck
-
-	s, err := postgres.Open(ctx, withSearchPath(t, url, schema[0]))
+	s, err := postgres.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,35 +84,19 @@ func TestMigrations(t *testing.T) {
 		t.Fatalf("Ping: %v", err)
 	}
 	var tables int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = $1", schema[0]).Scan(&tables); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = $1", schema).Scan(&tables); err != nil {
 		t.Fatal(err)
 	}
 	if tables < 12 {
-		t.Fatalf("%d tables in %s: the store did not migrate its own schema", tables, schema[0])
+		t.Fatalf("%d tables in %s: the store did not migrate its own schema", tables, schema)
 	}
 
-	if _, err := conn.Exec(ctx, "DELETE FROM "+schema.Sanitize()+".goose_db_version WHERE version_id = $1", v); err != nil {
+	if _, err := conn.Exec(ctx, "DELETE FROM "+pgx.Identifier{schema}.Sanitize()+".goose_db_version WHERE version_id = $1", v); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Ping(ctx); err == nil {
 		t.Errorf("Ping succeeded with migration %d not applied", v)
 	}
-}
-
-// withSearchPath returns dsn with search_path set to schema; pgx passes
-// parameters it does not know to the server as settings.
-func withSearchPath(t *testing.T, dsn, schema string) string {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := neturl.Parse(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return dsn + " search_path=" + schema
 }
 
 // BenchmarkStationRead measures Store.Station; see storetest.
@@ -209,7 +185,7 @@ func TestPlanCacheMode(t *testing.T) {
 	url := dsn(t)
 	for _, tc := range []struct{ dsn, want string }{
 		{url, "force_custom_plan"},
-		{withParam(t, url, "plan_cache_mode", "auto"), "auto"},
+		{storetest.WithSetting(t, url, "plan_cache_mode", "auto"), "auto"},
 	} {
 		s, err := postgres.Open(t.Context(), tc.dsn)
 		if err != nil {
@@ -221,15 +197,4 @@ func TestPlanCacheMode(t *testing.T) {
 			t.Errorf("plan_cache_mode = %q, %v; want %q", got, err, tc.want)
 		}
 	}
-}
-
-func withParam(t *testing.T, dsn, key, value string) string {
-	u, err := neturl.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set(key, value)
-	u.RawQuery = q.Encode()
-	return u.String()
 }

@@ -46,7 +46,8 @@ func Engines(t testing.TB) []Engine {
 		return engines
 	}
 	return append(engines, Engine{Name: "postgres", Open: func(t testing.TB) FullStore {
-		s, err := postgres.Open(context.Background(), PostgresSchema(t))
+		dsn, _ := PostgresSchema(t)
+		s, err := postgres.Open(context.Background(), dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,44 +58,53 @@ func Engines(t testing.TB) []Engine {
 
 // PostgresSchema creates a schema of its own in the database PostgresEnv
 // names, drops it when the test ends, and returns the URL with that
-// schema as its search_path. The test skips when PostgresEnv is unset.
-func PostgresSchema(t testing.TB) string {
+// schema as its search_path, and the schema's name. The test skips when
+// PostgresEnv is unset.
+func PostgresSchema(t testing.TB) (dsn, schema string) {
 	t.Helper()
-	dsn := os.Getenv(PostgresEnv)
-	if dsn == "" {
+	base := os.Getenv(PostgresEnv)
+	if base == "" {
 		t.Skipf("%s is not set; skipping a PostgreSQL test", PostgresEnv)
 	}
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
+	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
 	// Lower case: search_path folds unquoted names to lower case.
-	schema := pgx.Identifier{"evbill_test_" + strings.ToLower(evbill.NewID("s")[2:])}
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema.Sanitize()); err != nil {
+	id := pgx.Identifier{"evbill_test_" + strings.ToLower(evbill.NewID("s")[2:])}
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+id.Sanitize()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, dsn)
+		conn, err := pgx.Connect(ctx, base)
 		if err != nil {
-			t.Errorf("dropping schema %s: %v", schema[0], err)
+			t.Errorf("dropping schema %s: %v", id[0], err)
 			return
 		}
 		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("dropping schema %s: %v", schema[0], err)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+id.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("dropping schema %s: %v", id[0], err)
 		}
 	})
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema[0])
-		u.RawQuery = q.Encode()
-		return u.String()
+	return WithSetting(t, base, "search_path", id[0]), id[0]
+}
+
+// WithSetting returns the connection string with a server setting added
+// (pgx passes parameters it does not know to the server), in either form
+// a connection string takes: a postgres:// URL or key=value pairs.
+func WithSetting(t testing.TB, dsn, key, value string) string {
+	t.Helper()
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return dsn + " " + key + "=" + value
 	}
-	return dsn + " search_path=" + schema[0]
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
