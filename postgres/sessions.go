@@ -137,9 +137,8 @@ type op struct {
 	// bare marks a write sent without a savepoint: one that cannot fail
 	// on its own (see samples). A savepoint is a subtransaction, and a
 	// transaction with more than 64 of them overflows PostgreSQL's
-	// per-backend cache of subtransaction IDs, after which every
-	// visibility check walks the list: a batch of 256 savepointed
-	// writes spent the server's CPU on that (2,200 messages a second).
+	// per-backend cache of subtransaction IDs, after which visibility
+	// checks must look further; readings are most of a batch's writes.
 	bare bool
 }
 

@@ -163,12 +163,14 @@ func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionW
 		if w.Err != nil {
 			continue
 		}
-		if w.Samples != nil && len(w.Samples.Samples) <= 1 {
-			// One reading is one INSERT (and, if it inserts nothing, a
-			// read): SQLite undoes a failed statement by itself, so the
-			// commonest write of all needs no savepoint. An error that is
-			// not the write's own (I/O, a full disk) may have ended the
-			// transaction, and fails the batch.
+		if w.Samples != nil {
+			// Readings, the commonest write, need no savepoint: each
+			// INSERT goes only into an open session that exists and skips
+			// instants already stored, so none fails on its own, and one
+			// that inserts nothing changes nothing. An error that is not
+			// the write's own (I/O, a full disk) may have ended the
+			// transaction, and fails the batch. PostgreSQL's store does
+			// the same.
 			fill, err := addSamples(ctx, q, w.Samples)
 			if err != nil && evbill.ErrorCode(err) == evbill.EINTERNAL {
 				return err
