@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; cp "$work/log" /tmp/lastserver.log; rm -rf "$work"' EXIT
 if [[ -n "${EVBILL_BIN:-}" ]]; then
 	cp "$EVBILL_BIN" "$work/evbill"
 else
@@ -49,4 +49,4 @@ while kill -0 "$sim" 2>/dev/null; do
 done
 wait "$sim"
 cpu1=$(awk '{print $14+$15}' "/proc/$server/stat")
-echo "server: peak RSS $((peak / 1024)) MiB, CPU $(((cpu1 - cpu0) / $(getconf CLK_TCK))) s during the run; last sample: $last" >&2
+echo "server: peak RSS $((peak / 1024)) MiB, CPU $(awk -v t="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", t / hz}') s during the run; last sample: $last" >&2

@@ -500,7 +500,7 @@ func (s *Store) ListSessions(ctx context.Context, tenantID string, p evbill.Page
 // costs a second query, to tell a session without samples from a missing
 // one.
 func (s *Store) Samples(ctx context.Context, tenantID, sessionID string) ([]evbill.MeterSample, error) {
-	rows, err := s.r.Samples(ctx, db.SamplesParams{TenantID: tenantID, SessionID: sessionID})
+	rows, err := s.r.Samples(ctx, db.SamplesParams{TenantID: tenantID, ID: sessionID})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: samples: %w", err)
 	}
@@ -512,7 +512,7 @@ func (s *Store) Samples(ctx context.Context, tenantID, sessionID string) ([]evbi
 	out := make([]evbill.MeterSample, len(rows))
 	for i, r := range rows {
 		out[i] = evbill.MeterSample{
-			SessionID: r.SessionID, Time: fromMicros(r.Time), EnergyWh: r.EnergyWh, PowerW: r.PowerW,
+			SessionID: sessionID, Time: fromMicros(r.Time), EnergyWh: r.EnergyWh, PowerW: r.PowerW,
 			CurrentA: r.CurrentA, SoC: r.Soc, Context: r.Context,
 		}
 	}

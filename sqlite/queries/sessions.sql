@@ -10,12 +10,14 @@ INSERT INTO transaction_counters (tenant_id, next_transaction_id) VALUES (@tenan
 ON CONFLICT (tenant_id) DO UPDATE SET next_transaction_id = next_transaction_id + 1
 RETURNING CAST(next_transaction_id - 1 AS INTEGER) AS transaction_id;
 
+-- seq, the key of the session's readings, is the next one free.
 -- name: InsertSession :one
 INSERT INTO sessions (
     tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id,
     group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at,
-    parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at, seq
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+    (SELECT COALESCE(MAX(seq), 0) + 1 FROM sessions))
 RETURNING *;
 
 -- name: Session :one
@@ -54,13 +56,16 @@ RETURNING *;
 -- no row is inserted for an ended or missing session, nor for an instant
 -- the session already has; only then does the store look at why.
 -- name: InsertSample :execrows
-INSERT INTO meter_samples (tenant_id, session_id, time, energy_wh, power_w, current_a, soc, context)
-SELECT @tenant_id, @session_id, @time, @energy_wh, @power_w, @current_a, @soc, @context
-WHERE EXISTS (SELECT 1 FROM sessions WHERE tenant_id = @tenant_id AND id = @session_id AND state <> 'ended')
-ON CONFLICT (tenant_id, session_id, time) DO NOTHING;
+INSERT INTO meter_samples (session_seq, time, energy_wh, power_w, current_a, soc, context)
+SELECT seq, @time, @energy_wh, @power_w, @current_a, @soc, @context
+FROM sessions WHERE tenant_id = @tenant_id AND id = @session_id AND state <> 'ended'
+ON CONFLICT (session_seq, time) DO NOTHING;
 
 -- name: Samples :many
-SELECT * FROM meter_samples WHERE tenant_id = ? AND session_id = ? ORDER BY time;
+SELECT m.time, m.energy_wh, m.power_w, m.current_a, m.soc, m.context
+FROM sessions s JOIN meter_samples m ON m.session_seq = s.seq
+WHERE s.tenant_id = ? AND s.id = ?
+ORDER BY m.time;
 
 -- name: InsertCDR :exec
 INSERT INTO cdrs (

@@ -80,14 +80,13 @@ type IdempotentResponse struct {
 }
 
 type MeterSample struct {
-	TenantID  string
-	SessionID string
-	Time      int64
-	EnergyWh  string
-	PowerW    string
-	CurrentA  string
-	Soc       string
-	Context   string
+	SessionSeq int64
+	Time       int64
+	EnergyWh   string
+	PowerW     string
+	CurrentA   string
+	Soc        string
+	Context    string
 }
 
 type Session struct {
@@ -112,6 +111,7 @@ type Session struct {
 	Flags            string
 	CreatedAt        int64
 	UpdatedAt        int64
+	Seq              int64
 }
 
 type Site struct {

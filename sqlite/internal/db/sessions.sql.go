@@ -68,7 +68,7 @@ const endSession = `-- name: EndSession :one
 UPDATE sessions SET state = 'ended', meter_stop_wh = ?, stopped_at = ?, parking_started_at = ?,
     stop_reason = ?, flags = ?, updated_at = ?
 WHERE tenant_id = ? AND id = ? AND state <> 'ended'
-RETURNING tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id, group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at, parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at
+RETURNING tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id, group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at, parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at, seq
 `
 
 type EndSessionParams struct {
@@ -116,6 +116,7 @@ func (q *Queries) EndSession(ctx context.Context, arg EndSessionParams) (Session
 		&i.Flags,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Seq,
 	)
 	return i, err
 }
@@ -191,21 +192,21 @@ func (q *Queries) InsertEvent(ctx context.Context, arg InsertEventParams) error 
 }
 
 const insertSample = `-- name: InsertSample :execrows
-INSERT INTO meter_samples (tenant_id, session_id, time, energy_wh, power_w, current_a, soc, context)
-SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
-WHERE EXISTS (SELECT 1 FROM sessions WHERE tenant_id = ?1 AND id = ?2 AND state <> 'ended')
-ON CONFLICT (tenant_id, session_id, time) DO NOTHING
+INSERT INTO meter_samples (session_seq, time, energy_wh, power_w, current_a, soc, context)
+SELECT seq, ?1, ?2, ?3, ?4, ?5, ?6
+FROM sessions WHERE tenant_id = ?7 AND id = ?8 AND state <> 'ended'
+ON CONFLICT (session_seq, time) DO NOTHING
 `
 
 type InsertSampleParams struct {
-	TenantID  string
-	SessionID string
 	Time      int64
 	EnergyWh  string
 	PowerW    string
 	CurrentA  string
 	Soc       string
 	Context   string
+	TenantID  string
+	SessionID string
 }
 
 // InsertSample checks that the session is open in the same statement:
@@ -213,14 +214,14 @@ type InsertSampleParams struct {
 // the session already has; only then does the store look at why.
 func (q *Queries) InsertSample(ctx context.Context, arg InsertSampleParams) (int64, error) {
 	result, err := q.exec(ctx, q.insertSampleStmt, insertSample,
-		arg.TenantID,
-		arg.SessionID,
 		arg.Time,
 		arg.EnergyWh,
 		arg.PowerW,
 		arg.CurrentA,
 		arg.Soc,
 		arg.Context,
+		arg.TenantID,
+		arg.SessionID,
 	)
 	if err != nil {
 		return 0, err
@@ -232,9 +233,10 @@ const insertSession = `-- name: InsertSession :one
 INSERT INTO sessions (
     tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id,
     group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at,
-    parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-RETURNING tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id, group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at, parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at
+    parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at, seq
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+    (SELECT COALESCE(MAX(seq), 0) + 1 FROM sessions))
+RETURNING tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id, group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at, parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at, seq
 `
 
 type InsertSessionParams struct {
@@ -261,6 +263,7 @@ type InsertSessionParams struct {
 	UpdatedAt        int64
 }
 
+// seq, the key of the session's readings, is the next one free.
 func (q *Queries) InsertSession(ctx context.Context, arg InsertSessionParams) (Session, error) {
 	row := q.queryRow(ctx, q.insertSessionStmt, insertSession,
 		arg.TenantID,
@@ -308,6 +311,7 @@ func (q *Queries) InsertSession(ctx context.Context, arg InsertSessionParams) (S
 		&i.Flags,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Seq,
 	)
 	return i, err
 }
@@ -357,7 +361,7 @@ func (q *Queries) ListCDRs(ctx context.Context, arg ListCDRsParams) ([]Cdr, erro
 }
 
 const listSessions = `-- name: ListSessions :many
-SELECT tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id, group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at, parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at FROM sessions WHERE tenant_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3
+SELECT tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id, group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at, parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at, seq FROM sessions WHERE tenant_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3
 `
 
 type ListSessionsParams struct {
@@ -397,6 +401,7 @@ func (q *Queries) ListSessions(ctx context.Context, arg ListSessionsParams) ([]S
 			&i.Flags,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Seq,
 		); err != nil {
 			return nil, err
 		}
@@ -427,7 +432,7 @@ func (q *Queries) NextTransactionID(ctx context.Context, tenantID string) (int64
 }
 
 const openSessions = `-- name: OpenSessions :many
-SELECT tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id, group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at, parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at FROM sessions
+SELECT tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id, group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at, parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at, seq FROM sessions
 WHERE tenant_id = ? AND station_id = ? AND state <> 'ended'
 ORDER BY id
 `
@@ -470,6 +475,7 @@ func (q *Queries) OpenSessions(ctx context.Context, arg OpenSessionsParams) ([]S
 			&i.Flags,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Seq,
 		); err != nil {
 			return nil, err
 		}
@@ -532,26 +538,36 @@ func (q *Queries) PendingEvents(ctx context.Context, arg PendingEventsParams) ([
 }
 
 const samples = `-- name: Samples :many
-SELECT tenant_id, session_id, time, energy_wh, power_w, current_a, soc, context FROM meter_samples WHERE tenant_id = ? AND session_id = ? ORDER BY time
+SELECT m.time, m.energy_wh, m.power_w, m.current_a, m.soc, m.context
+FROM sessions s JOIN meter_samples m ON m.session_seq = s.seq
+WHERE s.tenant_id = ? AND s.id = ?
+ORDER BY m.time
 `
 
 type SamplesParams struct {
-	TenantID  string
-	SessionID string
+	TenantID string
+	ID       string
 }
 
-func (q *Queries) Samples(ctx context.Context, arg SamplesParams) ([]MeterSample, error) {
-	rows, err := q.query(ctx, q.samplesStmt, samples, arg.TenantID, arg.SessionID)
+type SamplesRow struct {
+	Time     int64
+	EnergyWh string
+	PowerW   string
+	CurrentA string
+	Soc      string
+	Context  string
+}
+
+func (q *Queries) Samples(ctx context.Context, arg SamplesParams) ([]SamplesRow, error) {
+	rows, err := q.query(ctx, q.samplesStmt, samples, arg.TenantID, arg.ID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []MeterSample
+	var items []SamplesRow
 	for rows.Next() {
-		var i MeterSample
+		var i SamplesRow
 		if err := rows.Scan(
-			&i.TenantID,
-			&i.SessionID,
 			&i.Time,
 			&i.EnergyWh,
 			&i.PowerW,
@@ -573,7 +589,7 @@ func (q *Queries) Samples(ctx context.Context, arg SamplesParams) ([]MeterSample
 }
 
 const session = `-- name: Session :one
-SELECT tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id, group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at, parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at FROM sessions WHERE tenant_id = ? AND id = ?
+SELECT tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id, group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at, parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at, seq FROM sessions WHERE tenant_id = ? AND id = ?
 `
 
 type SessionParams struct {
@@ -606,12 +622,13 @@ func (q *Queries) Session(ctx context.Context, arg SessionParams) (Session, erro
 		&i.Flags,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Seq,
 	)
 	return i, err
 }
 
 const sessionByRetransmissionKey = `-- name: SessionByRetransmissionKey :one
-SELECT tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id, group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at, parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at FROM sessions
+SELECT tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id, group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at, parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at, seq FROM sessions
 WHERE tenant_id = ? AND station_id = ? AND connector_number = ? AND id_tag = ?
   AND meter_start_wh = ? AND started_at = ?
 `
@@ -657,12 +674,13 @@ func (q *Queries) SessionByRetransmissionKey(ctx context.Context, arg SessionByR
 		&i.Flags,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Seq,
 	)
 	return i, err
 }
 
 const sessionByTransaction = `-- name: SessionByTransaction :one
-SELECT tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id, group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at, parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at FROM sessions WHERE tenant_id = ? AND transaction_id = ? AND station_id = ?
+SELECT tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id, group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at, parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at, seq FROM sessions WHERE tenant_id = ? AND transaction_id = ? AND station_id = ?
 `
 
 type SessionByTransactionParams struct {
@@ -696,6 +714,7 @@ func (q *Queries) SessionByTransaction(ctx context.Context, arg SessionByTransac
 		&i.Flags,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Seq,
 	)
 	return i, err
 }
@@ -717,7 +736,7 @@ func (q *Queries) SessionState(ctx context.Context, arg SessionStateParams) (str
 }
 
 const staleOpenSessions = `-- name: StaleOpenSessions :many
-SELECT tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id, group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at, parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at FROM sessions
+SELECT tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id, group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at, parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at, seq FROM sessions
 WHERE state <> 'ended' AND updated_at < ?1 AND (',' || flags || ',') LIKE ('%,' || CAST(?2 AS TEXT) || ',%')
 ORDER BY updated_at, tenant_id, id
 LIMIT ?3
@@ -761,6 +780,7 @@ func (q *Queries) StaleOpenSessions(ctx context.Context, arg StaleOpenSessionsPa
 			&i.Flags,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Seq,
 		); err != nil {
 			return nil, err
 		}
@@ -811,7 +831,7 @@ func (q *Queries) TokenExists(ctx context.Context, arg TokenExistsParams) (int64
 const updateSession = `-- name: UpdateSession :one
 UPDATE sessions SET state = ?, parking_started_at = ?, flags = ?, updated_at = ?
 WHERE tenant_id = ? AND id = ? AND state <> 'ended'
-RETURNING tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id, group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at, parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at
+RETURNING tenant_id, id, station_id, connector_number, transaction_id, id_tag, token_id, driver_id, group_id, tariff_id, tariff_version, meter_start_wh, meter_stop_wh, started_at, parking_started_at, stopped_at, state, stop_reason, flags, created_at, updated_at, seq
 `
 
 type UpdateSessionParams struct {
@@ -857,6 +877,7 @@ func (q *Queries) UpdateSession(ctx context.Context, arg UpdateSessionParams) (S
 		&i.Flags,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Seq,
 	)
 	return i, err
 }
