@@ -6,14 +6,15 @@
 # through the API, runs the simulator with the arguments given, prints its
 # JSON summary and the server's resource use, and stops the server.
 # EVBILL_BIN runs a binary built before instead (to compare two builds);
-# SERVE_GOMEMLIMIT sets the server's soft memory limit alone.
+# SERVE_GOMEMLIMIT sets the server's soft memory limit alone; SERVER_LOG
+# keeps the server's log at that path.
 #
 #   scripts/loadtest.sh --chargers 500 --samples-per-session 3 --chaos=false --duration 60s
 #   scripts/loadtest.sh --chargers 19900 --meter-interval 60s --chaos=false --duration 5m --connect-rate 300
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; cp "$work/log" /tmp/lastserver.log; rm -rf "$work"' EXIT
+trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; if [[ -n "${SERVER_LOG:-}" ]]; then cp "$work/log" "$SERVER_LOG"; fi; rm -rf "$work"' EXIT
 if [[ -n "${EVBILL_BIN:-}" ]]; then
 	cp "$EVBILL_BIN" "$work/evbill"
 else
