@@ -1,0 +1,179 @@
+package evbill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Gateway is a card payment processor, seen the way evbill uses it: a hold
+// (authorization) placed when a session starts, captured for the exact
+// CDR total when it ends, the rest released; refunds of captured money;
+// and the processor's own notifications (webhooks), verified.
+//
+// Every call that moves money takes an idempotency key derived from
+// evbill's own IDs (for example "cap_" + the payment ID): a call repeated
+// with the same key after a timeout, a crash or a retry is answered with
+// the first call's outcome and moves nothing twice. Amounts are integer
+// minor units of an ISO 4217 currency.
+//
+// Errors are *GatewayError. Only an error whose Outcome is
+// OutcomeUnknown may have moved money; it is retried with the same key.
+type Gateway interface {
+	// Name identifies the gateway in records and logs: "stripe", "sandbox".
+	Name() string
+	// Hold reserves an amount on a payment method.
+	Hold(ctx context.Context, r HoldRequest) (GatewayPayment, error)
+	// Capture takes up to the held amount (a partial capture releases the
+	// rest). A zero amount is not a capture: Release the hold instead.
+	Capture(ctx context.Context, r CaptureRequest) (GatewayPayment, error)
+	// Release cancels a hold that was not captured.
+	Release(ctx context.Context, r ReleaseRequest) (GatewayPayment, error)
+	// Refund returns part or all of a captured amount.
+	Refund(ctx context.Context, r RefundRequest) (GatewayRefund, error)
+	// ParseWebhook verifies the signature of a notification the gateway
+	// sent, as of now, and returns the event it carries; a *GatewayError
+	// with OutcomeRejected when the signature or the timestamp is wrong.
+	ParseWebhook(header http.Header, body []byte, now time.Time) (GatewayEvent, error)
+}
+
+// HoldRequest asks a gateway to reserve Amount on PaymentMethod.
+type HoldRequest struct {
+	IdempotencyKey string
+	Amount         int64  // minor units of Currency, > 0
+	Currency       string // ISO 4217, e.g. EUR
+	PaymentMethod  string // the gateway's reference to a card, e.g. pm_… or a sandbox test card
+	Customer       string // the gateway's customer that owns a saved card, "" for a one-off card
+	Description    string // shown on the payer's statement where the gateway supports it
+	Metadata       map[string]string
+}
+
+// CaptureRequest asks a gateway to take Amount of the hold Reference.
+type CaptureRequest struct {
+	IdempotencyKey string
+	Reference      string // the hold's GatewayPayment.Reference
+	Amount         int64  // minor units, 0 < Amount ≤ the held amount
+	Currency       string
+}
+
+// ReleaseRequest asks a gateway to cancel the hold Reference.
+type ReleaseRequest struct {
+	IdempotencyKey string
+	Reference      string
+}
+
+// RefundRequest asks a gateway to return Amount of the captured payment
+// Reference.
+type RefundRequest struct {
+	IdempotencyKey string
+	Reference      string
+	Amount         int64 // minor units, 0 < Amount ≤ captured − refunded
+	Currency       string
+	Reason         string
+}
+
+// Gateway payment states, as a gateway reports a hold.
+const (
+	GatewayHeld     = "held"     // authorized, not captured
+	GatewayCaptured = "captured" // captured (CapturedAmount of Amount)
+	GatewayReleased = "released" // cancelled, or expired without capture
+)
+
+// GatewayPayment is a gateway's record of one hold.
+type GatewayPayment struct {
+	Reference      string // e.g. Stripe's pi_…
+	Status         string // GatewayHeld, GatewayCaptured or GatewayReleased
+	Amount         int64  // held
+	CapturedAmount int64
+	Currency       string
+	ExpiresAt      time.Time // when an uncaptured hold lapses; zero if unknown
+}
+
+// GatewayRefund is a gateway's record of one refund.
+type GatewayRefund struct {
+	Reference string // e.g. Stripe's re_…
+	Payment   string // the refunded payment's Reference
+	Amount    int64
+	Currency  string
+}
+
+// Gateway event types, as evbill understands them whatever the gateway
+// calls them.
+const (
+	GatewayEventHoldExpired   = "hold.expired"     // an uncaptured hold lapsed
+	GatewayEventCaptured      = "payment.captured" // confirms a capture
+	GatewayEventReleased      = "payment.released" // confirms a release
+	GatewayEventRefunded      = "payment.refunded" // confirms a refund
+	GatewayEventPaymentFailed = "payment.failed"   // an asynchronous failure of a hold or capture
+	GatewayEventDisputeOpened = "dispute.opened"   // a chargeback: the money is taken back
+	GatewayEventDisputeClosed = "dispute.closed"   // won (the money returns) or lost
+	GatewayEventIgnored       = "ignored"          // verified, but of a kind evbill has no use for
+)
+
+// Dispute outcomes, in GatewayEvent.DisputeStatus of dispute.closed.
+const (
+	GatewayDisputeWon  = "won"
+	GatewayDisputeLost = "lost"
+)
+
+// GatewayEvent is a verified notification from a gateway.
+type GatewayEvent struct {
+	ID            string // the gateway's event ID: a repeated delivery has the same
+	Type          string // one of the GatewayEvent… types
+	Reference     string // the payment (hold) it is about
+	Amount        int64  // the amount the event moves, minor units
+	Currency      string
+	DisputeStatus string // for dispute.closed: GatewayDisputeWon or GatewayDisputeLost
+	CreatedAt     time.Time
+	Raw           []byte // the body as received, kept for audit
+}
+
+// Gateway error outcomes: what a failed call did.
+const (
+	// OutcomeDeclined: the processor refused (card declined, insufficient
+	// funds, expired hold); nothing moved, and a retry would be refused
+	// too.
+	OutcomeDeclined = "declined"
+	// OutcomeUnknown: a timeout, a 5xx or a broken connection; the call
+	// may or may not have taken effect. Retry with the same key.
+	OutcomeUnknown = "unknown"
+	// OutcomeRejected: the request itself is wrong (a bad reference, an
+	// amount above the hold, a bad webhook signature); nothing moved.
+	OutcomeRejected = "rejected"
+)
+
+// GatewayError is a failed gateway call.
+type GatewayError struct {
+	Outcome string // OutcomeDeclined, OutcomeUnknown or OutcomeRejected
+	Code    string // the gateway's own code, e.g. card_declined, insufficient_funds
+	Message string
+	Err     error
+}
+
+// Error describes the failure.
+func (e *GatewayError) Error() string {
+	if e.Code != "" {
+		return fmt.Sprintf("payment gateway: %s (%s): %s", e.Outcome, e.Code, e.Message)
+	}
+	return fmt.Sprintf("payment gateway: %s: %s", e.Outcome, e.Message)
+}
+
+// Unwrap returns the underlying error.
+func (e *GatewayError) Unwrap() error { return e.Err }
+
+// GatewayOutcome returns the Outcome of the first *GatewayError in err's
+// chain; OutcomeUnknown for any other non-nil error (a call that failed
+// for a reason nobody classified may have reached the gateway), and ""
+// for nil.
+func GatewayOutcome(err error) string {
+	var e *GatewayError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e):
+		return e.Outcome
+	}
+	return OutcomeUnknown
+}
