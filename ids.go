@@ -22,6 +22,8 @@ const (
 	PrefixSession    = "ses"
 	PrefixCDR        = "cdr"
 	PrefixEvent      = "evt"
+	PrefixAccount    = "acc"
+	PrefixEntry      = "ent"
 )
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
