@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/evbill/evbill"
@@ -132,4 +133,34 @@ func TestOpenRejectsNonFiles(t *testing.T) {
 			t.Errorf("Open(%q) succeeded", path)
 		}
 	}
+}
+
+// TestLedgerStore runs the ledger conformance suite against a fresh SQLite
+// file per test, with a plain connection to the same file for the
+// database's own rules.
+func TestLedgerStore(t *testing.T) {
+	var mu sync.Mutex
+	paths := map[storetest.LedgerFullStore]string{}
+	storetest.RunLedger(t, func(t *testing.T) storetest.LedgerFullStore {
+		path := filepath.Join(t.TempDir(), "evbill.db")
+		s, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		mu.Lock()
+		paths[s] = path
+		mu.Unlock()
+		return s
+	}, func(t *testing.T, s storetest.LedgerFullStore) *sql.DB {
+		mu.Lock()
+		path := paths[s]
+		mu.Unlock()
+		raw, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { raw.Close() })
+		return raw
+	})
 }

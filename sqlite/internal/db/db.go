@@ -102,6 +102,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.endSessionStmt, err = db.PrepareContext(ctx, endSession); err != nil {
 		return nil, fmt.Errorf("error preparing query EndSession: %w", err)
 	}
+	if q.ensureLedgerAccountStmt, err = db.PrepareContext(ctx, ensureLedgerAccount); err != nil {
+		return nil, fmt.Errorf("error preparing query EnsureLedgerAccount: %w", err)
+	}
 	if q.eventPositionStmt, err = db.PrepareContext(ctx, eventPosition); err != nil {
 		return nil, fmt.Errorf("error preparing query EventPosition: %w", err)
 	}
@@ -113,6 +116,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.insertEventStmt, err = db.PrepareContext(ctx, insertEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertEvent: %w", err)
+	}
+	if q.insertLedgerEntryStmt, err = db.PrepareContext(ctx, insertLedgerEntry); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertLedgerEntry: %w", err)
+	}
+	if q.insertLedgerPostingStmt, err = db.PrepareContext(ctx, insertLedgerPosting); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertLedgerPosting: %w", err)
 	}
 	if q.insertSampleStmt, err = db.PrepareContext(ctx, insertSample); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertSample: %w", err)
@@ -128,6 +137,18 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.latestTariffVersionNumberStmt, err = db.PrepareContext(ctx, latestTariffVersionNumber); err != nil {
 		return nil, fmt.Errorf("error preparing query LatestTariffVersionNumber: %w", err)
+	}
+	if q.ledgerAccountByCodeStmt, err = db.PrepareContext(ctx, ledgerAccountByCode); err != nil {
+		return nil, fmt.Errorf("error preparing query LedgerAccountByCode: %w", err)
+	}
+	if q.ledgerEntryByKeyStmt, err = db.PrepareContext(ctx, ledgerEntryByKey); err != nil {
+		return nil, fmt.Errorf("error preparing query LedgerEntryByKey: %w", err)
+	}
+	if q.ledgerPostingSumsStmt, err = db.PrepareContext(ctx, ledgerPostingSums); err != nil {
+		return nil, fmt.Errorf("error preparing query LedgerPostingSums: %w", err)
+	}
+	if q.ledgerPostingsOfEntriesStmt, err = db.PrepareContext(ctx, ledgerPostingsOfEntries); err != nil {
+		return nil, fmt.Errorf("error preparing query LedgerPostingsOfEntries: %w", err)
 	}
 	if q.listAPIKeysStmt, err = db.PrepareContext(ctx, listAPIKeys); err != nil {
 		return nil, fmt.Errorf("error preparing query ListAPIKeys: %w", err)
@@ -146,6 +167,15 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listDriversStmt, err = db.PrepareContext(ctx, listDrivers); err != nil {
 		return nil, fmt.Errorf("error preparing query ListDrivers: %w", err)
+	}
+	if q.listLedgerAccountsStmt, err = db.PrepareContext(ctx, listLedgerAccounts); err != nil {
+		return nil, fmt.Errorf("error preparing query ListLedgerAccounts: %w", err)
+	}
+	if q.listLedgerEntriesStmt, err = db.PrepareContext(ctx, listLedgerEntries); err != nil {
+		return nil, fmt.Errorf("error preparing query ListLedgerEntries: %w", err)
+	}
+	if q.listLedgerEntriesOfAccountStmt, err = db.PrepareContext(ctx, listLedgerEntriesOfAccount); err != nil {
+		return nil, fmt.Errorf("error preparing query ListLedgerEntriesOfAccount: %w", err)
 	}
 	if q.listSessionsStmt, err = db.PrepareContext(ctx, listSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query ListSessions: %w", err)
@@ -254,6 +284,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.tokenExistsStmt, err = db.PrepareContext(ctx, tokenExists); err != nil {
 		return nil, fmt.Errorf("error preparing query TokenExists: %w", err)
+	}
+	if q.trialBalanceStmt, err = db.PrepareContext(ctx, trialBalance); err != nil {
+		return nil, fmt.Errorf("error preparing query TrialBalance: %w", err)
 	}
 	if q.updateConnectorStmt, err = db.PrepareContext(ctx, updateConnector); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateConnector: %w", err)
@@ -411,6 +444,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing endSessionStmt: %w", cerr)
 		}
 	}
+	if q.ensureLedgerAccountStmt != nil {
+		if cerr := q.ensureLedgerAccountStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing ensureLedgerAccountStmt: %w", cerr)
+		}
+	}
 	if q.eventPositionStmt != nil {
 		if cerr := q.eventPositionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing eventPositionStmt: %w", cerr)
@@ -429,6 +467,16 @@ func (q *Queries) Close() error {
 	if q.insertEventStmt != nil {
 		if cerr := q.insertEventStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertEventStmt: %w", cerr)
+		}
+	}
+	if q.insertLedgerEntryStmt != nil {
+		if cerr := q.insertLedgerEntryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertLedgerEntryStmt: %w", cerr)
+		}
+	}
+	if q.insertLedgerPostingStmt != nil {
+		if cerr := q.insertLedgerPostingStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertLedgerPostingStmt: %w", cerr)
 		}
 	}
 	if q.insertSampleStmt != nil {
@@ -454,6 +502,26 @@ func (q *Queries) Close() error {
 	if q.latestTariffVersionNumberStmt != nil {
 		if cerr := q.latestTariffVersionNumberStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing latestTariffVersionNumberStmt: %w", cerr)
+		}
+	}
+	if q.ledgerAccountByCodeStmt != nil {
+		if cerr := q.ledgerAccountByCodeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing ledgerAccountByCodeStmt: %w", cerr)
+		}
+	}
+	if q.ledgerEntryByKeyStmt != nil {
+		if cerr := q.ledgerEntryByKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing ledgerEntryByKeyStmt: %w", cerr)
+		}
+	}
+	if q.ledgerPostingSumsStmt != nil {
+		if cerr := q.ledgerPostingSumsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing ledgerPostingSumsStmt: %w", cerr)
+		}
+	}
+	if q.ledgerPostingsOfEntriesStmt != nil {
+		if cerr := q.ledgerPostingsOfEntriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing ledgerPostingsOfEntriesStmt: %w", cerr)
 		}
 	}
 	if q.listAPIKeysStmt != nil {
@@ -484,6 +552,21 @@ func (q *Queries) Close() error {
 	if q.listDriversStmt != nil {
 		if cerr := q.listDriversStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listDriversStmt: %w", cerr)
+		}
+	}
+	if q.listLedgerAccountsStmt != nil {
+		if cerr := q.listLedgerAccountsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listLedgerAccountsStmt: %w", cerr)
+		}
+	}
+	if q.listLedgerEntriesStmt != nil {
+		if cerr := q.listLedgerEntriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listLedgerEntriesStmt: %w", cerr)
+		}
+	}
+	if q.listLedgerEntriesOfAccountStmt != nil {
+		if cerr := q.listLedgerEntriesOfAccountStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listLedgerEntriesOfAccountStmt: %w", cerr)
 		}
 	}
 	if q.listSessionsStmt != nil {
@@ -666,6 +749,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing tokenExistsStmt: %w", cerr)
 		}
 	}
+	if q.trialBalanceStmt != nil {
+		if cerr := q.trialBalanceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing trialBalanceStmt: %w", cerr)
+		}
+	}
 	if q.updateConnectorStmt != nil {
 		if cerr := q.updateConnectorStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing updateConnectorStmt: %w", cerr)
@@ -766,21 +854,31 @@ type Queries struct {
 	driverGroupStmt                *sql.Stmt
 	driverGroupExistsStmt          *sql.Stmt
 	endSessionStmt                 *sql.Stmt
+	ensureLedgerAccountStmt        *sql.Stmt
 	eventPositionStmt              *sql.Stmt
 	idempotentResponseStmt         *sql.Stmt
 	insertCDRStmt                  *sql.Stmt
 	insertEventStmt                *sql.Stmt
+	insertLedgerEntryStmt          *sql.Stmt
+	insertLedgerPostingStmt        *sql.Stmt
 	insertSampleStmt               *sql.Stmt
 	insertSessionStmt              *sql.Stmt
 	insertTariffVersionStmt        *sql.Stmt
 	latestTariffVersionStmt        *sql.Stmt
 	latestTariffVersionNumberStmt  *sql.Stmt
+	ledgerAccountByCodeStmt        *sql.Stmt
+	ledgerEntryByKeyStmt           *sql.Stmt
+	ledgerPostingSumsStmt          *sql.Stmt
+	ledgerPostingsOfEntriesStmt    *sql.Stmt
 	listAPIKeysStmt                *sql.Stmt
 	listAssignmentsStmt            *sql.Stmt
 	listCDRsStmt                   *sql.Stmt
 	listConnectorsStmt             *sql.Stmt
 	listDriverGroupsStmt           *sql.Stmt
 	listDriversStmt                *sql.Stmt
+	listLedgerAccountsStmt         *sql.Stmt
+	listLedgerEntriesStmt          *sql.Stmt
+	listLedgerEntriesOfAccountStmt *sql.Stmt
 	listSessionsStmt               *sql.Stmt
 	listSitesStmt                  *sql.Stmt
 	listStationsStmt               *sql.Stmt
@@ -817,6 +915,7 @@ type Queries struct {
 	tokenStmt                      *sql.Stmt
 	tokenByUIDStmt                 *sql.Stmt
 	tokenExistsStmt                *sql.Stmt
+	trialBalanceStmt               *sql.Stmt
 	updateConnectorStmt            *sql.Stmt
 	updateDriverStmt               *sql.Stmt
 	updateDriverGroupStmt          *sql.Stmt
@@ -856,21 +955,31 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		driverGroupStmt:                q.driverGroupStmt,
 		driverGroupExistsStmt:          q.driverGroupExistsStmt,
 		endSessionStmt:                 q.endSessionStmt,
+		ensureLedgerAccountStmt:        q.ensureLedgerAccountStmt,
 		eventPositionStmt:              q.eventPositionStmt,
 		idempotentResponseStmt:         q.idempotentResponseStmt,
 		insertCDRStmt:                  q.insertCDRStmt,
 		insertEventStmt:                q.insertEventStmt,
+		insertLedgerEntryStmt:          q.insertLedgerEntryStmt,
+		insertLedgerPostingStmt:        q.insertLedgerPostingStmt,
 		insertSampleStmt:               q.insertSampleStmt,
 		insertSessionStmt:              q.insertSessionStmt,
 		insertTariffVersionStmt:        q.insertTariffVersionStmt,
 		latestTariffVersionStmt:        q.latestTariffVersionStmt,
 		latestTariffVersionNumberStmt:  q.latestTariffVersionNumberStmt,
+		ledgerAccountByCodeStmt:        q.ledgerAccountByCodeStmt,
+		ledgerEntryByKeyStmt:           q.ledgerEntryByKeyStmt,
+		ledgerPostingSumsStmt:          q.ledgerPostingSumsStmt,
+		ledgerPostingsOfEntriesStmt:    q.ledgerPostingsOfEntriesStmt,
 		listAPIKeysStmt:                q.listAPIKeysStmt,
 		listAssignmentsStmt:            q.listAssignmentsStmt,
 		listCDRsStmt:                   q.listCDRsStmt,
 		listConnectorsStmt:             q.listConnectorsStmt,
 		listDriverGroupsStmt:           q.listDriverGroupsStmt,
 		listDriversStmt:                q.listDriversStmt,
+		listLedgerAccountsStmt:         q.listLedgerAccountsStmt,
+		listLedgerEntriesStmt:          q.listLedgerEntriesStmt,
+		listLedgerEntriesOfAccountStmt: q.listLedgerEntriesOfAccountStmt,
 		listSessionsStmt:               q.listSessionsStmt,
 		listSitesStmt:                  q.listSitesStmt,
 		listStationsStmt:               q.listStationsStmt,
@@ -907,6 +1016,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		tokenStmt:                      q.tokenStmt,
 		tokenByUIDStmt:                 q.tokenByUIDStmt,
 		tokenExistsStmt:                q.tokenExistsStmt,
+		trialBalanceStmt:               q.trialBalanceStmt,
 		updateConnectorStmt:            q.updateConnectorStmt,
 		updateDriverStmt:               q.updateDriverStmt,
 		updateDriverGroupStmt:          q.updateDriverGroupStmt,

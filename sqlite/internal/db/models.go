@@ -79,6 +79,35 @@ type IdempotentResponse struct {
 	CreatedAt   int64
 }
 
+type LedgerAccount struct {
+	TenantID  string
+	ID        string
+	Code      string
+	Currency  string
+	Type      string
+	Balance   int64
+	CreatedAt int64
+}
+
+type LedgerEntry struct {
+	TenantID    string
+	ID          string
+	Key         string
+	Kind        string
+	Reference   string
+	Description string
+	CreatedAt   int64
+}
+
+type LedgerPosting struct {
+	TenantID  string
+	EntryID   string
+	Line      int64
+	AccountID string
+	Currency  string
+	Amount    int64
+}
+
 type MeterSample struct {
 	SessionSeq int64
 	Time       int64
