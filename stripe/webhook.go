@@ -2,17 +2,14 @@ package stripe
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/evbill/evbill"
+	"github.com/evbill/evbill/internal/timedhmac"
 )
 
 // WebhookTolerance is how far the timestamp Stripe signs with a
@@ -63,66 +60,25 @@ func (g *Gateway) ParseWebhook(header http.Header, body []byte, now time.Time) (
 	return parseEvent(body)
 }
 
-// verifySignature checks Stripe's v1 scheme: an HMAC-SHA256, keyed with
-// the endpoint's secret, of the timestamp, a dot and the body exactly as
-// received. The header may carry several v1 signatures (while a secret is
-// being rolled, one per secret); one match is enough.
+// verifySignature checks Stripe's v1 scheme (see package timedhmac) and
+// words a refusal with Stripe's codes.
 func verifySignature(header string, body []byte, secret string, now time.Time) error {
 	if secret == "" {
 		// An empty key would let anyone sign.
 		return rejected("webhook_secret_unset", "no webhook signing secret is configured")
 	}
-	if header == "" {
+	err := timedhmac.Verify(header, body, []byte(secret), now, WebhookTolerance)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, timedhmac.ErrMissing):
 		return rejected("signature_missing", "no "+SignatureHeader+" header")
-	}
-	var (
-		ts     int64
-		haveTS bool
-		sigs   [][]byte
-	)
-	for _, part := range strings.Split(header, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok {
-			continue
-		}
-		switch k {
-		case "t":
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return rejected("signature_header_invalid", "the "+SignatureHeader+" timestamp is not a number")
-			}
-			ts, haveTS = n, true
-		case "v1":
-			// A signature that is not hex cannot match; the others may.
-			if b, err := hex.DecodeString(v); err == nil {
-				sigs = append(sigs, b)
-			}
-		}
-	}
-	if !haveTS || len(sigs) == 0 {
-		return rejected("signature_header_invalid", "the "+SignatureHeader+" header has no timestamp or no v1 signature")
-	}
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(strconv.FormatInt(ts, 10)))
-	mac.Write([]byte{'.'})
-	mac.Write(body)
-	want := mac.Sum(nil)
-	matched := false
-	for _, s := range sigs {
-		// Compare every one, in constant time, so the time taken says
-		// nothing about which or how much matched.
-		if hmac.Equal(s, want) {
-			matched = true
-		}
-	}
-	if !matched {
+	case errors.Is(err, timedhmac.ErrMalformed):
+		return rejected("signature_header_invalid", "the "+SignatureHeader+" header: "+err.Error())
+	case errors.Is(err, timedhmac.ErrMismatch):
 		return rejected("signature_invalid", "no "+SignatureHeader+" signature matches the body")
 	}
-	signed := time.Unix(ts, 0)
-	if d := now.Sub(signed); d > WebhookTolerance || d < -WebhookTolerance {
-		return rejected("timestamp_out_of_tolerance", fmt.Sprintf("signed at %s, %s from now, more than %s", signed.UTC().Format(time.RFC3339), d.Round(time.Second), WebhookTolerance))
-	}
-	return nil
+	return rejected("timestamp_out_of_tolerance", err.Error())
 }
 
 // event is the part of a Stripe event evbill reads.
