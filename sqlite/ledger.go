@@ -2,11 +2,14 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/evbill/evbill"
 	"github.com/evbill/evbill/sqlite/internal/db"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 var _ evbill.LedgerStore = (*Store)(nil)
@@ -31,12 +34,9 @@ func postEntry(ctx context.Context, q *db.Queries, e *evbill.LedgerEntry) error 
 	e.CreatedAt = now()
 	at := e.CreatedAt.UnixMicro()
 	for i, p := range e.Postings {
-		a, err := q.EnsureLedgerAccount(ctx, db.EnsureLedgerAccountParams{
-			TenantID: e.TenantID, ID: evbill.NewID(evbill.PrefixAccount), Code: p.Account,
-			Currency: p.Currency, Type: p.AccountType, CreatedAt: at,
-		})
+		a, err := ensureAccount(ctx, q, e.TenantID, p, at)
 		if err != nil {
-			return writeErr(ctx, q, "post ledger entry", err, nil, []ref{refTenant(e.TenantID)})
+			return err
 		}
 		if a.Type != p.AccountType {
 			return evbill.Errorf(evbill.EINVALID, "ledger entry %q: account %s is a %s account, not %s", e.Key, p.Account, a.Type, p.AccountType)
@@ -51,10 +51,29 @@ func postEntry(ctx context.Context, q *db.Queries, e *evbill.LedgerEntry) error 
 		TenantID: e.TenantID, ID: e.ID, Key: e.Key, Kind: e.Kind, Reference: e.Reference,
 		Description: e.Description, CreatedAt: at,
 	})
-	if err != nil && sqliteCode(err) != 0 && strings.Contains(err.Error(), "ledger_entries.key") {
-		return evbill.Errorf(evbill.ECONFLICT, "ledger entry %q is already posted", e.Key)
+	if sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+		return writeErr(ctx, q, "post ledger entry", err, []unique{{
+			columns: "ledger_entries.tenant_id, ledger_entries.key", msg: fmt.Sprintf("ledger entry %q is already posted", e.Key)}}, nil)
 	}
 	return ledgerErr(ctx, q, err)
+}
+
+// ensureAccount returns the tenant's account that p posts to, creating it
+// on first use. The transaction holds the write lock, so no one else can
+// create it between the lookup and the insert.
+func ensureAccount(ctx context.Context, q *db.Queries, tenantID string, p evbill.Posting, at int64) (db.LedgerAccount, error) {
+	a, err := q.LedgerAccountByCode(ctx, db.LedgerAccountByCodeParams{TenantID: tenantID, Code: p.Account, Currency: p.Currency})
+	switch {
+	case err == nil:
+		return a, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return a, fmt.Errorf("sqlite: ledger account %s: %w", p.Account, err)
+	}
+	a, err = q.InsertLedgerAccount(ctx, db.InsertLedgerAccountParams{
+		TenantID: tenantID, ID: evbill.NewID(evbill.PrefixAccount), Code: p.Account,
+		Currency: p.Currency, Type: p.AccountType, CreatedAt: at,
+	})
+	return a, writeErr(ctx, q, "post ledger entry", err, nil, []ref{refTenant(tenantID)})
 }
 
 // ledgerErr words the schema's own refusals (its triggers raise "ledger:
@@ -99,8 +118,7 @@ func (s *Store) ListLedgerEntries(ctx context.Context, tenantID, account string,
 	return s.withPostings(ctx, tenantID, rows)
 }
 
-// withPostings reads the postings of entries (ordered by ID) in one query
-// over their ID range.
+// withPostings reads the postings of entries in one query.
 func (s *Store) withPostings(ctx context.Context, tenantID string, rows []db.LedgerEntry) ([]evbill.LedgerEntry, error) {
 	out := make([]evbill.LedgerEntry, len(rows))
 	if len(rows) == 0 {
@@ -112,8 +130,11 @@ func (s *Store) withPostings(ctx context.Context, tenantID string, rows []db.Led
 			Description: r.Description, CreatedAt: fromMicros(r.CreatedAt)}
 		index[r.ID] = i
 	}
-	ps, err := s.r.LedgerPostingsOfEntries(ctx, db.LedgerPostingsOfEntriesParams{
-		TenantID: tenantID, First: rows[0].ID, Last: rows[len(rows)-1].ID})
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	ps, err := s.r.LedgerPostingsOfEntries(ctx, db.LedgerPostingsOfEntriesParams{TenantID: tenantID, EntryIds: ids})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: ledger postings: %w", err)
 	}

@@ -1,9 +1,8 @@
--- EnsureLedgerAccount creates the account on first use and returns it
--- either way; the no-op update makes RETURNING give the existing row.
--- name: EnsureLedgerAccount :one
+-- An account is created on first use: PostEntry looks it up by code
+-- (LedgerAccountByCode) and inserts it when missing, in its transaction.
+-- name: InsertLedgerAccount :one
 INSERT INTO ledger_accounts (tenant_id, id, code, currency, type, balance, created_at)
 VALUES (?, ?, ?, ?, ?, 0, ?)
-ON CONFLICT (tenant_id, code, currency) DO UPDATE SET code = excluded.code
 RETURNING *;
 
 -- name: InsertLedgerPosting :exec
@@ -29,7 +28,7 @@ ORDER BY e.id LIMIT @lim;
 -- name: LedgerPostingsOfEntries :many
 SELECT p.entry_id, p.line, a.code, a.type, p.currency, p.amount
 FROM ledger_postings p JOIN ledger_accounts a ON a.tenant_id = p.tenant_id AND a.id = p.account_id
-WHERE p.tenant_id = @tenant_id AND p.entry_id >= @first AND p.entry_id <= @last
+WHERE p.tenant_id = @tenant_id AND p.entry_id IN (sqlc.slice('entry_ids'))
 ORDER BY p.entry_id, p.line;
 
 -- name: ListLedgerAccounts :many

@@ -102,9 +102,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.endSessionStmt, err = db.PrepareContext(ctx, endSession); err != nil {
 		return nil, fmt.Errorf("error preparing query EndSession: %w", err)
 	}
-	if q.ensureLedgerAccountStmt, err = db.PrepareContext(ctx, ensureLedgerAccount); err != nil {
-		return nil, fmt.Errorf("error preparing query EnsureLedgerAccount: %w", err)
-	}
 	if q.eventPositionStmt, err = db.PrepareContext(ctx, eventPosition); err != nil {
 		return nil, fmt.Errorf("error preparing query EventPosition: %w", err)
 	}
@@ -116,6 +113,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.insertEventStmt, err = db.PrepareContext(ctx, insertEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertEvent: %w", err)
+	}
+	if q.insertLedgerAccountStmt, err = db.PrepareContext(ctx, insertLedgerAccount); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertLedgerAccount: %w", err)
 	}
 	if q.insertLedgerEntryStmt, err = db.PrepareContext(ctx, insertLedgerEntry); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertLedgerEntry: %w", err)
@@ -444,11 +444,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing endSessionStmt: %w", cerr)
 		}
 	}
-	if q.ensureLedgerAccountStmt != nil {
-		if cerr := q.ensureLedgerAccountStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing ensureLedgerAccountStmt: %w", cerr)
-		}
-	}
 	if q.eventPositionStmt != nil {
 		if cerr := q.eventPositionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing eventPositionStmt: %w", cerr)
@@ -467,6 +462,11 @@ func (q *Queries) Close() error {
 	if q.insertEventStmt != nil {
 		if cerr := q.insertEventStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertEventStmt: %w", cerr)
+		}
+	}
+	if q.insertLedgerAccountStmt != nil {
+		if cerr := q.insertLedgerAccountStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertLedgerAccountStmt: %w", cerr)
 		}
 	}
 	if q.insertLedgerEntryStmt != nil {
@@ -854,11 +854,11 @@ type Queries struct {
 	driverGroupStmt                *sql.Stmt
 	driverGroupExistsStmt          *sql.Stmt
 	endSessionStmt                 *sql.Stmt
-	ensureLedgerAccountStmt        *sql.Stmt
 	eventPositionStmt              *sql.Stmt
 	idempotentResponseStmt         *sql.Stmt
 	insertCDRStmt                  *sql.Stmt
 	insertEventStmt                *sql.Stmt
+	insertLedgerAccountStmt        *sql.Stmt
 	insertLedgerEntryStmt          *sql.Stmt
 	insertLedgerPostingStmt        *sql.Stmt
 	insertSampleStmt               *sql.Stmt
@@ -955,11 +955,11 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		driverGroupStmt:                q.driverGroupStmt,
 		driverGroupExistsStmt:          q.driverGroupExistsStmt,
 		endSessionStmt:                 q.endSessionStmt,
-		ensureLedgerAccountStmt:        q.ensureLedgerAccountStmt,
 		eventPositionStmt:              q.eventPositionStmt,
 		idempotentResponseStmt:         q.idempotentResponseStmt,
 		insertCDRStmt:                  q.insertCDRStmt,
 		insertEventStmt:                q.insertEventStmt,
+		insertLedgerAccountStmt:        q.insertLedgerAccountStmt,
 		insertLedgerEntryStmt:          q.insertLedgerEntryStmt,
 		insertLedgerPostingStmt:        q.insertLedgerPostingStmt,
 		insertSampleStmt:               q.insertSampleStmt,

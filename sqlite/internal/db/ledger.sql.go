@@ -7,16 +7,16 @@ package db
 
 import (
 	"context"
+	"strings"
 )
 
-const ensureLedgerAccount = `-- name: EnsureLedgerAccount :one
+const insertLedgerAccount = `-- name: InsertLedgerAccount :one
 INSERT INTO ledger_accounts (tenant_id, id, code, currency, type, balance, created_at)
 VALUES (?, ?, ?, ?, ?, 0, ?)
-ON CONFLICT (tenant_id, code, currency) DO UPDATE SET code = excluded.code
 RETURNING tenant_id, id, code, currency, type, balance, created_at
 `
 
-type EnsureLedgerAccountParams struct {
+type InsertLedgerAccountParams struct {
 	TenantID  string
 	ID        string
 	Code      string
@@ -25,10 +25,10 @@ type EnsureLedgerAccountParams struct {
 	CreatedAt int64
 }
 
-// EnsureLedgerAccount creates the account on first use and returns it
-// either way; the no-op update makes RETURNING give the existing row.
-func (q *Queries) EnsureLedgerAccount(ctx context.Context, arg EnsureLedgerAccountParams) (LedgerAccount, error) {
-	row := q.queryRow(ctx, q.ensureLedgerAccountStmt, ensureLedgerAccount,
+// An account is created on first use: PostEntry looks it up by code
+// (LedgerAccountByCode) and inserts it when missing, in its transaction.
+func (q *Queries) InsertLedgerAccount(ctx context.Context, arg InsertLedgerAccountParams) (LedgerAccount, error) {
+	row := q.queryRow(ctx, q.insertLedgerAccountStmt, insertLedgerAccount,
 		arg.TenantID,
 		arg.ID,
 		arg.Code,
@@ -191,14 +191,13 @@ func (q *Queries) LedgerPostingSums(ctx context.Context, tenantID string) ([]Led
 const ledgerPostingsOfEntries = `-- name: LedgerPostingsOfEntries :many
 SELECT p.entry_id, p.line, a.code, a.type, p.currency, p.amount
 FROM ledger_postings p JOIN ledger_accounts a ON a.tenant_id = p.tenant_id AND a.id = p.account_id
-WHERE p.tenant_id = ?1 AND p.entry_id >= ?2 AND p.entry_id <= ?3
+WHERE p.tenant_id = ?1 AND p.entry_id IN (/*SLICE:entry_ids*/?)
 ORDER BY p.entry_id, p.line
 `
 
 type LedgerPostingsOfEntriesParams struct {
 	TenantID string
-	First    string
-	Last     string
+	EntryIds []string
 }
 
 type LedgerPostingsOfEntriesRow struct {
@@ -211,7 +210,18 @@ type LedgerPostingsOfEntriesRow struct {
 }
 
 func (q *Queries) LedgerPostingsOfEntries(ctx context.Context, arg LedgerPostingsOfEntriesParams) ([]LedgerPostingsOfEntriesRow, error) {
-	rows, err := q.query(ctx, q.ledgerPostingsOfEntriesStmt, ledgerPostingsOfEntries, arg.TenantID, arg.First, arg.Last)
+	query := ledgerPostingsOfEntries
+	var queryParams []interface{}
+	queryParams = append(queryParams, arg.TenantID)
+	if len(arg.EntryIds) > 0 {
+		for _, v := range arg.EntryIds {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:entry_ids*/?", strings.Repeat(",?", len(arg.EntryIds))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:entry_ids*/?", "NULL", 1)
+	}
+	rows, err := q.query(ctx, nil, query, queryParams...)
 	if err != nil {
 		return nil, err
 	}
