@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -163,7 +164,7 @@ func testLedgerConcurrent(t *testing.T, s LedgerFullStore) {
 		go func() {
 			defer wg.Done()
 			for j := range 10 {
-				e := sale(t, tn.ID, "pay_"+string(rune('a'+i))+string(rune('a'+j)), int64(100+j), int64(90+j))
+				e := sale(t, tn.ID, fmt.Sprintf("pay_%d_%d", i, j), int64(100+j), int64(90+j))
 				if err := s.PostEntry(ctx, &e); err != nil {
 					t.Errorf("PostEntry: %v", err)
 				}
