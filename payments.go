@@ -46,7 +46,7 @@ type HoldRequest struct {
 	Currency       string // ISO 4217, e.g. EUR
 	PaymentMethod  string // the gateway's reference to a card, e.g. pm_… or a sandbox test card
 	Customer       string // the gateway's customer that owns a saved card, "" for a one-off card
-	Description    string // shown on the payer's statement where the gateway supports it
+	Description    string // for the operator in the gateway's dashboard; not the card statement
 	Metadata       map[string]string
 }
 
