@@ -192,8 +192,6 @@ func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionW
 		switch {
 		case w.Start != nil:
 			fill, w.Err = startSession(ctx, q, w, now)
-		case w.Samples != nil:
-			fill, w.Err = addSamples(ctx, q, w.Samples)
 		case w.Update != nil:
 			fill, w.Err = updateSession(ctx, q, w.Update, now)
 		default:
