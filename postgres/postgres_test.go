@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for TestLedgerStore
 
 	"github.com/evbill/evbill"
 	"github.com/evbill/evbill/postgres"
@@ -197,4 +199,19 @@ func TestPlanCacheMode(t *testing.T) {
 			t.Errorf("plan_cache_mode = %q, %v; want %q", got, err, tc.want)
 		}
 	}
+}
+
+// TestLedgerStore runs the ledger conformance suite against the database
+// named by EVBILL_TEST_POSTGRES_URL, with a plain connection to it for the
+// database's own rules.
+func TestLedgerStore(t *testing.T) {
+	storetest.RunLedger(t, func(t *testing.T) storetest.LedgerFullStore { return open(t) },
+		func(t *testing.T, _ storetest.LedgerFullStore) *sql.DB {
+			raw, err := sql.Open("pgx", dsn(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { raw.Close() })
+			return raw
+		})
 }

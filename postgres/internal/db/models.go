@@ -79,6 +79,35 @@ type IdempotentResponse struct {
 	CreatedAt   time.Time
 }
 
+type LedgerAccount struct {
+	TenantID  string
+	ID        string
+	Code      string
+	Currency  string
+	Type      string
+	Balance   int64
+	CreatedAt time.Time
+}
+
+type LedgerEntry struct {
+	TenantID    string
+	ID          string
+	Key         string
+	Kind        string
+	Reference   string
+	Description string
+	CreatedAt   time.Time
+}
+
+type LedgerPosting struct {
+	TenantID  string
+	EntryID   string
+	Line      int32
+	AccountID string
+	Currency  string
+	Amount    int64
+}
+
 type MeterSample struct {
 	TenantID  string
 	SessionID string
