@@ -75,6 +75,7 @@ type Config struct {
 type server struct {
 	store    evbill.Store
 	sessions evbill.SessionStore
+	ledger   evbill.LedgerStore
 	charging *charging.Service
 	chargers Chargers
 	resolver *pricing.Resolver
@@ -117,6 +118,7 @@ func New(cfg Config) (http.Handler, error) {
 		s.resolver = pricing.NewResolver(cfg.Store)
 	}
 	s.sessions, _ = cfg.Store.(evbill.SessionStore)
+	s.ledger, _ = cfg.Store.(evbill.LedgerStore)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -150,6 +152,7 @@ func New(cfg Config) (http.Handler, error) {
 	s.registerTenant()
 	s.registerSessions()
 	s.registerCommands()
+	s.registerLedger()
 	return s, nil
 }
 

@@ -293,6 +293,7 @@ func TestOpenAPI(t *testing.T) {
 		"/api/v1/drivers": {"get", "post"}, "/api/v1/drivers/{id}": {"get", "patch"},
 		"/api/v1/tokens": {"get", "post"}, "/api/v1/tokens/{id}": {"get", "patch"},
 		"/api/v1/quotes": {"post"}, "/api/v1/api-keys": {"get", "post"}, "/api/v1/tenant": {"get", "patch"},
+		"/api/v1/ledger/accounts": {"get"}, "/api/v1/ledger/entries": {"get"}, "/api/v1/ledger/trial-balance": {"get"},
 	}
 	for path, methods := range want {
 		for _, m := range methods {
