@@ -2,11 +2,13 @@ package storetest
 
 import (
 	"context"
+	"os"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/evbill/evbill"
+	"github.com/evbill/evbill/ledger"
 )
 
 // BenchmarkStationRead measures Store.Station, the lookup behind every
@@ -129,4 +131,51 @@ func BenchmarkApplySessionWrites(b *testing.B, s FullStore, batch int) {
 		}
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "writes/s")
+}
+
+// BenchmarkTrialBalance measures LedgerStore.TrialBalance over a tenant's
+// ledger of postings postings made by bulk, which fill loads into the
+// database behind the store (posting one entry at a time would take
+// hours at ten million): top-ups of 10,000 driver wallets through one
+// gateway, two postings each. It then checks that the ledger balances.
+func BenchmarkTrialBalance(b *testing.B, s LedgerFullStore, postings int, fill func(tenantID string, entries int)) {
+	ctx := context.Background()
+	tn := newTenant(b, s)
+	// The accounts, made through the store; fill adds entries to them.
+	first, err := ledger.WalletToppedUp(tn.ID, "seed", "sandbox", "drv_0", "EUR", 1)
+	noErr(b, "WalletToppedUp", err)
+	noErr(b, "PostEntry", s.PostEntry(ctx, &first))
+	start := time.Now()
+	fill(tn.ID, postings/2)
+	b.Logf("loaded %d postings in %v", postings, time.Since(start).Round(time.Second))
+	b.ReportAllocs()
+	b.ResetTimer()
+	var lines []evbill.TrialBalanceLine
+	for b.Loop() {
+		if lines, err = s.TrialBalance(ctx, tn.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	var debits, credits int64
+	for _, l := range lines {
+		debits += l.Debits
+		credits += l.Credits
+	}
+	if debits != credits || debits != int64(postings/2)*100+1 {
+		b.Fatalf("trial balance %+v: debits %d, credits %d", lines, debits, credits)
+	}
+}
+
+// BenchPostings is the ledger size of BenchmarkTrialBalance: the
+// EVBILL_BENCH_POSTINGS environment variable, 200,000 by default.
+func BenchPostings(b *testing.B) int {
+	if v := os.Getenv("EVBILL_BENCH_POSTINGS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 2 {
+			b.Fatalf("EVBILL_BENCH_POSTINGS=%q is not a number of postings", v)
+		}
+		return n
+	}
+	return 200_000
 }

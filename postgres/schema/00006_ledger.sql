@@ -57,22 +57,40 @@ CREATE TABLE ledger_postings (
 CREATE INDEX ledger_postings_account_idx ON ledger_postings (tenant_id, account_id, entry_id);
 
 -- +goose StatementBegin
-CREATE FUNCTION ledger_posting_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION ledger_posting_sealed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM ledger_entries WHERE tenant_id = NEW.tenant_id AND id = NEW.entry_id) THEN
         RAISE EXCEPTION 'ledger: a posting cannot be added to an entry already written' USING ERRCODE = 'check_violation';
-    END IF;
-    UPDATE ledger_accounts SET balance = balance + NEW.amount
-    WHERE tenant_id = NEW.tenant_id AND id = NEW.account_id AND currency = NEW.currency;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'ledger: a posting must be in its account''s currency' USING ERRCODE = 'check_violation';
     END IF;
     RETURN NEW;
 END;
 $$;
 -- +goose StatementEnd
-CREATE TRIGGER ledger_postings_insert BEFORE INSERT ON ledger_postings
-    FOR EACH ROW EXECUTE FUNCTION ledger_posting_insert();
+CREATE TRIGGER ledger_postings_sealed BEFORE INSERT ON ledger_postings
+    FOR EACH ROW EXECUTE FUNCTION ledger_posting_sealed();
+
+-- Balances follow once per statement, each account by the sum of its new
+-- postings: an account updated row by row within one transaction leaves a
+-- chain of row versions that every further update walks, so a statement
+-- of many postings to one account (a bulk load, a settlement) would cost
+-- the square of their number.
+-- +goose StatementBegin
+CREATE FUNCTION ledger_postings_balance() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE ledger_accounts a SET balance = a.balance + d.total
+    FROM (SELECT tenant_id, account_id, currency, sum(amount) AS total
+          FROM inserted GROUP BY tenant_id, account_id, currency) d
+    WHERE a.tenant_id = d.tenant_id AND a.id = d.account_id AND a.currency = d.currency;
+    IF EXISTS (SELECT 1 FROM inserted i WHERE NOT EXISTS (
+        SELECT 1 FROM ledger_accounts a WHERE a.tenant_id = i.tenant_id AND a.id = i.account_id AND a.currency = i.currency)) THEN
+        RAISE EXCEPTION 'ledger: a posting must be in its account''s currency' USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER ledger_postings_balance AFTER INSERT ON ledger_postings
+    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION ledger_postings_balance();
 
 -- +goose StatementBegin
 CREATE FUNCTION ledger_entry_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -114,4 +132,5 @@ DROP TABLE ledger_entries;
 DROP TABLE ledger_accounts;
 DROP FUNCTION ledger_immutable();
 DROP FUNCTION ledger_entry_balanced();
-DROP FUNCTION ledger_posting_insert();
+DROP FUNCTION ledger_postings_balance();
+DROP FUNCTION ledger_posting_sealed();
