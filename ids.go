@@ -24,6 +24,7 @@ const (
 	PrefixEvent      = "evt"
 	PrefixAccount    = "acc"
 	PrefixEntry      = "ent"
+	PrefixPayment    = "pay"
 )
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -177,3 +177,106 @@ func GatewayOutcome(err error) string {
 	}
 	return OutcomeUnknown
 }
+
+// Payment states. A state ending in _pending is work for the payment
+// worker: a gateway call to make (again, with the same idempotency key,
+// until the gateway answers), so a crash between evbill's commit and the
+// gateway's answer is recovered on restart.
+const (
+	PaymentHoldPending       = "hold_pending"    // a hold to place
+	PaymentHeld              = "held"            // the gateway holds the amount
+	PaymentCapturePending    = "capture_pending" // the CDR is in; its total to capture
+	PaymentCaptured          = "captured"        // taken; posted to the ledger
+	PaymentPartiallyRefunded = "partially_refunded"
+	PaymentRefunded          = "refunded"        // all of the capture given back
+	PaymentReleasePending    = "release_pending" // nothing to capture (a free session) or the session failed
+	PaymentReleased          = "released"        // the hold is gone: released or expired
+	PaymentFailed            = "failed"          // the gateway refused the hold or the capture
+)
+
+// paymentEdges are the transitions a payment may make. Refund states
+// follow a capture; released and failed are final.
+var paymentEdges = map[string][]string{
+	PaymentHoldPending:       {PaymentHeld, PaymentFailed},
+	PaymentHeld:              {PaymentCapturePending, PaymentReleasePending, PaymentReleased},
+	PaymentCapturePending:    {PaymentCaptured, PaymentReleasePending, PaymentFailed},
+	PaymentReleasePending:    {PaymentReleased},
+	PaymentCaptured:          {PaymentPartiallyRefunded, PaymentRefunded},
+	PaymentPartiallyRefunded: {PaymentPartiallyRefunded, PaymentRefunded},
+}
+
+// PaymentTransition reports, as an ECONFLICT error, whether a payment in
+// state from may not move to state to.
+func PaymentTransition(from, to string) error {
+	for _, s := range paymentEdges[from] {
+		if s == to {
+			return nil
+		}
+	}
+	return Errorf(ECONFLICT, "a payment that is %s cannot become %s", from, to)
+}
+
+// Payment is the money side of one charging session paid by card (or of
+// a wallet top-up): a hold placed through a gateway, captured for the
+// exact CDR total, the rest released, and refunds of the capture. Its
+// state changes only through PaymentStore.TransitionPayment, each logged,
+// and the one that moves money posts its ledger entry in the same
+// transaction.
+type Payment struct {
+	ID            string
+	TenantID      string
+	SessionID     string // the session it pays; "" for a top-up
+	DriverID      string // "" for an ad-hoc card payment
+	SiteID        string // whose revenue the capture is
+	Gateway       string // Gateway.Name()
+	PaymentMethod string // the gateway's reference to the card
+	Customer      string // the gateway's customer, for a saved card
+	Reference     string // the gateway's reference to the hold, once placed
+	Currency      string
+	HoldAmount    int64 // asked for and, once held, held
+	CaptureAmount int64 // the CDR total to capture, set with capture_pending
+	CaptureNet    int64 // its part excluding VAT, for the ledger
+	Captured      int64
+	Refunded      int64
+	State         string
+	FailureCode   string // the gateway's code of the last refusal
+	Attempts      int    // gateway calls of the current pending state that ended without an answer
+	NextAttemptAt time.Time
+	HoldExpiresAt *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// PaymentChange is one logged transition of a payment.
+type PaymentChange struct {
+	PaymentID string
+	From, To  string
+	Reason    string
+	At        time.Time
+}
+
+// PaymentStore keeps payments. A payment's state is its work queue: the
+// payment worker takes the ones in a pending state that are due.
+type PaymentStore interface {
+	// CreatePayment stores a new payment in state hold_pending, due now.
+	// ECONFLICT when the session already has one.
+	CreatePayment(ctx context.Context, p *Payment) error
+	Payment(ctx context.Context, tenantID, id string) (Payment, error)
+	PaymentBySession(ctx context.Context, tenantID, sessionID string) (Payment, error)
+	// DuePayments returns up to limit payments of every tenant in a
+	// pending state whose next attempt is at or before now, the longest
+	// waiting first.
+	DuePayments(ctx context.Context, now time.Time, limit int) ([]Payment, error)
+	// TransitionPayment stores p, whose State is the new state, if the
+	// stored payment is still in state from and may move to it
+	// (PaymentTransition); logs the change with reason; and posts entry,
+	// when not nil, in the same transaction: all or nothing. ECONFLICT
+	// when the stored state is no longer from (another worker moved it)
+	// or the move is not allowed.
+	TransitionPayment(ctx context.Context, p *Payment, from, reason string, entry *LedgerEntry) error
+	// RetryPayment records an attempt that ended without an answer and
+	// when to try again; the state stays.
+	RetryPayment(ctx context.Context, tenantID, id string, attempts int, next time.Time) error
+	// PaymentChanges returns the payment's transitions, oldest first.
+	PaymentChanges(ctx context.Context, tenantID, id string) ([]PaymentChange, error)
+}

@@ -76,6 +76,16 @@ func refDriver(tenantID, id string) ref {
 	}}
 }
 
+func refSession(tenantID, id string) ref {
+	return ref{"session_id", id, func(ctx context.Context, q *db.Queries) (int64, error) {
+		_, err := q.SessionState(ctx, db.SessionStateParams{TenantID: tenantID, ID: id})
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, nil
+		}
+		return 1, err
+	}}
+}
+
 // sqliteCode returns the extended result code of a SQLite error, 0 for any
 // other error.
 func sqliteCode(err error) int {

@@ -222,3 +222,9 @@ func BenchmarkTrialBalance(b *testing.B) {
 		}
 	})
 }
+
+// TestPaymentStore runs the payment conformance suite against a fresh
+// SQLite file per test.
+func TestPaymentStore(t *testing.T) {
+	storetest.RunPayments(t, func(t *testing.T) storetest.PaymentFullStore { return open(t) })
+}

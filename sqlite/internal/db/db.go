@@ -99,6 +99,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.driverGroupExistsStmt, err = db.PrepareContext(ctx, driverGroupExists); err != nil {
 		return nil, fmt.Errorf("error preparing query DriverGroupExists: %w", err)
 	}
+	if q.duePaymentsStmt, err = db.PrepareContext(ctx, duePayments); err != nil {
+		return nil, fmt.Errorf("error preparing query DuePayments: %w", err)
+	}
 	if q.endSessionStmt, err = db.PrepareContext(ctx, endSession); err != nil {
 		return nil, fmt.Errorf("error preparing query EndSession: %w", err)
 	}
@@ -122,6 +125,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.insertLedgerPostingStmt, err = db.PrepareContext(ctx, insertLedgerPosting); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertLedgerPosting: %w", err)
+	}
+	if q.insertPaymentStmt, err = db.PrepareContext(ctx, insertPayment); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertPayment: %w", err)
+	}
+	if q.insertPaymentChangeStmt, err = db.PrepareContext(ctx, insertPaymentChange); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertPaymentChange: %w", err)
 	}
 	if q.insertSampleStmt, err = db.PrepareContext(ctx, insertSample); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertSample: %w", err)
@@ -201,11 +210,23 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.openSessionsStmt, err = db.PrepareContext(ctx, openSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query OpenSessions: %w", err)
 	}
+	if q.paymentStmt, err = db.PrepareContext(ctx, payment); err != nil {
+		return nil, fmt.Errorf("error preparing query Payment: %w", err)
+	}
+	if q.paymentBySessionStmt, err = db.PrepareContext(ctx, paymentBySession); err != nil {
+		return nil, fmt.Errorf("error preparing query PaymentBySession: %w", err)
+	}
+	if q.paymentChangesStmt, err = db.PrepareContext(ctx, paymentChanges); err != nil {
+		return nil, fmt.Errorf("error preparing query PaymentChanges: %w", err)
+	}
 	if q.pendingEventsStmt, err = db.PrepareContext(ctx, pendingEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query PendingEvents: %w", err)
 	}
 	if q.releaseIdempotencyKeyStmt, err = db.PrepareContext(ctx, releaseIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query ReleaseIdempotencyKey: %w", err)
+	}
+	if q.retryPaymentStmt, err = db.PrepareContext(ctx, retryPayment); err != nil {
+		return nil, fmt.Errorf("error preparing query RetryPayment: %w", err)
 	}
 	if q.samplesStmt, err = db.PrepareContext(ctx, samples); err != nil {
 		return nil, fmt.Errorf("error preparing query Samples: %w", err)
@@ -296,6 +317,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.updateDriverGroupStmt, err = db.PrepareContext(ctx, updateDriverGroup); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateDriverGroup: %w", err)
+	}
+	if q.updatePaymentStmt, err = db.PrepareContext(ctx, updatePayment); err != nil {
+		return nil, fmt.Errorf("error preparing query UpdatePayment: %w", err)
 	}
 	if q.updateSessionStmt, err = db.PrepareContext(ctx, updateSession); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateSession: %w", err)
@@ -439,6 +463,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing driverGroupExistsStmt: %w", cerr)
 		}
 	}
+	if q.duePaymentsStmt != nil {
+		if cerr := q.duePaymentsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing duePaymentsStmt: %w", cerr)
+		}
+	}
 	if q.endSessionStmt != nil {
 		if cerr := q.endSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing endSessionStmt: %w", cerr)
@@ -477,6 +506,16 @@ func (q *Queries) Close() error {
 	if q.insertLedgerPostingStmt != nil {
 		if cerr := q.insertLedgerPostingStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertLedgerPostingStmt: %w", cerr)
+		}
+	}
+	if q.insertPaymentStmt != nil {
+		if cerr := q.insertPaymentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertPaymentStmt: %w", cerr)
+		}
+	}
+	if q.insertPaymentChangeStmt != nil {
+		if cerr := q.insertPaymentChangeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertPaymentChangeStmt: %w", cerr)
 		}
 	}
 	if q.insertSampleStmt != nil {
@@ -609,6 +648,21 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing openSessionsStmt: %w", cerr)
 		}
 	}
+	if q.paymentStmt != nil {
+		if cerr := q.paymentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing paymentStmt: %w", cerr)
+		}
+	}
+	if q.paymentBySessionStmt != nil {
+		if cerr := q.paymentBySessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing paymentBySessionStmt: %w", cerr)
+		}
+	}
+	if q.paymentChangesStmt != nil {
+		if cerr := q.paymentChangesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing paymentChangesStmt: %w", cerr)
+		}
+	}
 	if q.pendingEventsStmt != nil {
 		if cerr := q.pendingEventsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing pendingEventsStmt: %w", cerr)
@@ -617,6 +671,11 @@ func (q *Queries) Close() error {
 	if q.releaseIdempotencyKeyStmt != nil {
 		if cerr := q.releaseIdempotencyKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing releaseIdempotencyKeyStmt: %w", cerr)
+		}
+	}
+	if q.retryPaymentStmt != nil {
+		if cerr := q.retryPaymentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retryPaymentStmt: %w", cerr)
 		}
 	}
 	if q.samplesStmt != nil {
@@ -769,6 +828,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing updateDriverGroupStmt: %w", cerr)
 		}
 	}
+	if q.updatePaymentStmt != nil {
+		if cerr := q.updatePaymentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing updatePaymentStmt: %w", cerr)
+		}
+	}
 	if q.updateSessionStmt != nil {
 		if cerr := q.updateSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing updateSessionStmt: %w", cerr)
@@ -853,6 +917,7 @@ type Queries struct {
 	driverExistsStmt               *sql.Stmt
 	driverGroupStmt                *sql.Stmt
 	driverGroupExistsStmt          *sql.Stmt
+	duePaymentsStmt                *sql.Stmt
 	endSessionStmt                 *sql.Stmt
 	eventPositionStmt              *sql.Stmt
 	idempotentResponseStmt         *sql.Stmt
@@ -861,6 +926,8 @@ type Queries struct {
 	insertLedgerAccountStmt        *sql.Stmt
 	insertLedgerEntryStmt          *sql.Stmt
 	insertLedgerPostingStmt        *sql.Stmt
+	insertPaymentStmt              *sql.Stmt
+	insertPaymentChangeStmt        *sql.Stmt
 	insertSampleStmt               *sql.Stmt
 	insertSessionStmt              *sql.Stmt
 	insertTariffVersionStmt        *sql.Stmt
@@ -887,8 +954,12 @@ type Queries struct {
 	listTokensStmt                 *sql.Stmt
 	nextTransactionIDStmt          *sql.Stmt
 	openSessionsStmt               *sql.Stmt
+	paymentStmt                    *sql.Stmt
+	paymentBySessionStmt           *sql.Stmt
+	paymentChangesStmt             *sql.Stmt
 	pendingEventsStmt              *sql.Stmt
 	releaseIdempotencyKeyStmt      *sql.Stmt
+	retryPaymentStmt               *sql.Stmt
 	samplesStmt                    *sql.Stmt
 	saveIdempotentResponseStmt     *sql.Stmt
 	sessionStmt                    *sql.Stmt
@@ -919,6 +990,7 @@ type Queries struct {
 	updateConnectorStmt            *sql.Stmt
 	updateDriverStmt               *sql.Stmt
 	updateDriverGroupStmt          *sql.Stmt
+	updatePaymentStmt              *sql.Stmt
 	updateSessionStmt              *sql.Stmt
 	updateSiteStmt                 *sql.Stmt
 	updateStationStmt              *sql.Stmt
@@ -954,6 +1026,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		driverExistsStmt:               q.driverExistsStmt,
 		driverGroupStmt:                q.driverGroupStmt,
 		driverGroupExistsStmt:          q.driverGroupExistsStmt,
+		duePaymentsStmt:                q.duePaymentsStmt,
 		endSessionStmt:                 q.endSessionStmt,
 		eventPositionStmt:              q.eventPositionStmt,
 		idempotentResponseStmt:         q.idempotentResponseStmt,
@@ -962,6 +1035,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertLedgerAccountStmt:        q.insertLedgerAccountStmt,
 		insertLedgerEntryStmt:          q.insertLedgerEntryStmt,
 		insertLedgerPostingStmt:        q.insertLedgerPostingStmt,
+		insertPaymentStmt:              q.insertPaymentStmt,
+		insertPaymentChangeStmt:        q.insertPaymentChangeStmt,
 		insertSampleStmt:               q.insertSampleStmt,
 		insertSessionStmt:              q.insertSessionStmt,
 		insertTariffVersionStmt:        q.insertTariffVersionStmt,
@@ -988,8 +1063,12 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listTokensStmt:                 q.listTokensStmt,
 		nextTransactionIDStmt:          q.nextTransactionIDStmt,
 		openSessionsStmt:               q.openSessionsStmt,
+		paymentStmt:                    q.paymentStmt,
+		paymentBySessionStmt:           q.paymentBySessionStmt,
+		paymentChangesStmt:             q.paymentChangesStmt,
 		pendingEventsStmt:              q.pendingEventsStmt,
 		releaseIdempotencyKeyStmt:      q.releaseIdempotencyKeyStmt,
+		retryPaymentStmt:               q.retryPaymentStmt,
 		samplesStmt:                    q.samplesStmt,
 		saveIdempotentResponseStmt:     q.saveIdempotentResponseStmt,
 		sessionStmt:                    q.sessionStmt,
@@ -1020,6 +1099,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		updateConnectorStmt:            q.updateConnectorStmt,
 		updateDriverStmt:               q.updateDriverStmt,
 		updateDriverGroupStmt:          q.updateDriverGroupStmt,
+		updatePaymentStmt:              q.updatePaymentStmt,
 		updateSessionStmt:              q.updateSessionStmt,
 		updateSiteStmt:                 q.updateSiteStmt,
 		updateStationStmt:              q.updateStationStmt,

@@ -118,6 +118,41 @@ type MeterSample struct {
 	Context    string
 }
 
+type Payment struct {
+	TenantID      string
+	ID            string
+	SessionID     sql.NullString
+	DriverID      sql.NullString
+	SiteID        string
+	Gateway       string
+	PaymentMethod string
+	Customer      string
+	Reference     string
+	Currency      string
+	HoldAmount    int64
+	CaptureAmount int64
+	CaptureNet    int64
+	Captured      int64
+	Refunded      int64
+	State         string
+	FailureCode   string
+	Attempts      int64
+	NextAttemptAt int64
+	HoldExpiresAt sql.NullInt64
+	CreatedAt     int64
+	UpdatedAt     int64
+}
+
+type PaymentChange struct {
+	TenantID  string
+	PaymentID string
+	Seq       int64
+	FromState string
+	ToState   string
+	Reason    string
+	At        int64
+}
+
 type Session struct {
 	TenantID         string
 	ID               string

@@ -1,0 +1,43 @@
+-- name: InsertPayment :one
+INSERT INTO payments (
+    tenant_id, id, session_id, driver_id, site_id, gateway, payment_method, customer, reference,
+    currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code,
+    attempts, next_attempt_at, hold_expires_at, created_at, updated_at
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING *;
+
+-- name: Payment :one
+SELECT * FROM payments WHERE tenant_id = ? AND id = ?;
+
+-- name: PaymentBySession :one
+SELECT * FROM payments WHERE tenant_id = ? AND session_id = ?;
+
+-- The condition is written as in payments_due_idx, so that SQLite can use
+-- that partial index.
+-- name: DuePayments :many
+SELECT * FROM payments
+WHERE state IN ('hold_pending', 'capture_pending', 'release_pending') AND next_attempt_at <= ?
+ORDER BY next_attempt_at LIMIT ?;
+
+-- UpdatePayment changes a payment only if it is still in state @from:
+-- of two workers moving it, one finds no row.
+-- name: UpdatePayment :one
+UPDATE payments SET reference = @reference, hold_amount = @hold_amount, capture_amount = @capture_amount,
+    capture_net = @capture_net, captured = @captured, refunded = @refunded, state = @state,
+    failure_code = @failure_code, attempts = @attempts, next_attempt_at = @next_attempt_at,
+    hold_expires_at = @hold_expires_at, updated_at = @updated_at
+WHERE tenant_id = @tenant_id AND id = @id AND state = @from
+RETURNING *;
+
+-- name: RetryPayment :execrows
+UPDATE payments SET attempts = ?, next_attempt_at = ?, updated_at = ?
+WHERE tenant_id = ? AND id = ?;
+
+-- name: InsertPaymentChange :exec
+INSERT INTO payment_changes (tenant_id, payment_id, seq, from_state, to_state, reason, at)
+VALUES (@tenant_id, @payment_id,
+    (SELECT COALESCE(MAX(seq), 0) + 1 FROM payment_changes WHERE tenant_id = @tenant_id AND payment_id = @payment_id),
+    @from_state, @to_state, @reason, @at);
+
+-- name: PaymentChanges :many
+SELECT * FROM payment_changes WHERE tenant_id = ? AND payment_id = ? ORDER BY seq;
