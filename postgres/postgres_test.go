@@ -267,3 +267,9 @@ func BenchmarkTrialBalance(b *testing.B) {
 		}
 	})
 }
+
+// TestPaymentStore runs the payment conformance suite against the
+// database named by EVBILL_TEST_POSTGRES_URL.
+func TestPaymentStore(t *testing.T) {
+	storetest.RunPayments(t, func(t *testing.T) storetest.PaymentFullStore { return open(t) })
+}

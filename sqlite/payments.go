@@ -104,6 +104,9 @@ func (s *Store) TransitionPayment(ctx context.Context, p *evbill.Payment, from, 
 		if err := entry.Check(); err != nil {
 			return err
 		}
+		if entry.TenantID != p.TenantID {
+			return evbill.Errorf(evbill.EINVALID, "the ledger entry of payment %q is another tenant's", p.ID)
+		}
 	}
 	updated := now()
 	return s.tx(ctx, func(q *db.Queries) error {
@@ -112,7 +115,7 @@ func (s *Store) TransitionPayment(ctx context.Context, p *evbill.Payment, from, 
 			Captured: p.Captured, Refunded: p.Refunded, State: p.State, FailureCode: p.FailureCode,
 			Attempts: int64(p.Attempts), NextAttemptAt: normalize(p.NextAttemptAt).UnixMicro(),
 			HoldExpiresAt: nullMicros(normTime(p.HoldExpiresAt)), UpdatedAt: updated.UnixMicro(),
-			TenantID: p.TenantID, ID: p.ID, From: from,
+			TenantID: p.TenantID, ID: p.ID, FromState: from,
 		})
 		if errors.Is(err, sql.ErrNoRows) {
 			cur, rerr := q.Payment(ctx, db.PaymentParams{TenantID: p.TenantID, ID: p.ID})
@@ -129,9 +132,6 @@ func (s *Store) TransitionPayment(ctx context.Context, p *evbill.Payment, from, 
 			return err
 		}
 		if entry != nil {
-			if entry.TenantID != p.TenantID {
-				return evbill.Errorf(evbill.EINVALID, "the ledger entry of payment %q is another tenant's", p.ID)
-			}
 			if err := postEntry(ctx, q, entry); err != nil {
 				return err
 			}
@@ -143,17 +143,15 @@ func (s *Store) TransitionPayment(ctx context.Context, p *evbill.Payment, from, 
 
 // RetryPayment records an attempt without an answer and the next one.
 func (s *Store) RetryPayment(ctx context.Context, tenantID, id string, attempts int, next time.Time) error {
-	return s.tx(ctx, func(q *db.Queries) error {
-		n, err := q.RetryPayment(ctx, db.RetryPaymentParams{Attempts: int64(attempts), NextAttemptAt: normalize(next).UnixMicro(),
-			UpdatedAt: now().UnixMicro(), TenantID: tenantID, ID: id})
-		if err != nil {
-			return fmt.Errorf("sqlite: retry payment: %w", err)
-		}
-		if n == 0 {
-			return notFound("payment", id)
-		}
-		return nil
-	})
+	n, err := s.w.RetryPayment(ctx, db.RetryPaymentParams{Attempts: int64(attempts), NextAttemptAt: normalize(next).UnixMicro(),
+		UpdatedAt: now().UnixMicro(), TenantID: tenantID, ID: id})
+	if err != nil {
+		return fmt.Errorf("sqlite: retry payment: %w", err)
+	}
+	if n == 0 {
+		return notFound("payment", id)
+	}
+	return nil
 }
 
 // PaymentChanges returns the payment's transitions, oldest first.

@@ -19,14 +19,14 @@ SELECT * FROM payments
 WHERE state IN ('hold_pending', 'capture_pending', 'release_pending') AND next_attempt_at <= ?
 ORDER BY next_attempt_at LIMIT ?;
 
--- UpdatePayment changes a payment only if it is still in state @from:
+-- UpdatePayment changes a payment only if it is still in state @from_state:
 -- of two workers moving it, one finds no row.
 -- name: UpdatePayment :one
 UPDATE payments SET reference = @reference, hold_amount = @hold_amount, capture_amount = @capture_amount,
     capture_net = @capture_net, captured = @captured, refunded = @refunded, state = @state,
     failure_code = @failure_code, attempts = @attempts, next_attempt_at = @next_attempt_at,
     hold_expires_at = @hold_expires_at, updated_at = @updated_at
-WHERE tenant_id = @tenant_id AND id = @id AND state = @from
+WHERE tenant_id = @tenant_id AND id = @id AND state = @from_state
 RETURNING *;
 
 -- name: RetryPayment :execrows

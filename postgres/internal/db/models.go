@@ -119,6 +119,41 @@ type MeterSample struct {
 	Context   string
 }
 
+type Payment struct {
+	TenantID      string
+	ID            string
+	SessionID     *string
+	DriverID      *string
+	SiteID        string
+	Gateway       string
+	PaymentMethod string
+	Customer      string
+	Reference     string
+	Currency      string
+	HoldAmount    int64
+	CaptureAmount int64
+	CaptureNet    int64
+	Captured      int64
+	Refunded      int64
+	State         string
+	FailureCode   string
+	Attempts      int32
+	NextAttemptAt time.Time
+	HoldExpiresAt *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+type PaymentChange struct {
+	TenantID  string
+	PaymentID string
+	Seq       int32
+	FromState string
+	ToState   string
+	Reason    string
+	At        time.Time
+}
+
 type Session struct {
 	TenantID         string
 	ID               string

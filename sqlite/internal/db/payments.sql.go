@@ -353,10 +353,10 @@ type UpdatePaymentParams struct {
 	UpdatedAt     int64
 	TenantID      string
 	ID            string
-	From          string
+	FromState     string
 }
 
-// UpdatePayment changes a payment only if it is still in state @from:
+// UpdatePayment changes a payment only if it is still in state @from_state:
 // of two workers moving it, one finds no row.
 func (q *Queries) UpdatePayment(ctx context.Context, arg UpdatePaymentParams) (Payment, error) {
 	row := q.queryRow(ctx, q.updatePaymentStmt, updatePayment,
@@ -374,7 +374,7 @@ func (q *Queries) UpdatePayment(ctx context.Context, arg UpdatePaymentParams) (P
 		arg.UpdatedAt,
 		arg.TenantID,
 		arg.ID,
-		arg.From,
+		arg.FromState,
 	)
 	var i Payment
 	err := row.Scan(

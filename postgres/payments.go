@@ -1,0 +1,177 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/evbill/evbill"
+	"github.com/evbill/evbill/postgres/internal/db"
+)
+
+var _ evbill.PaymentStore = (*Store)(nil)
+
+func payment(r db.Payment) evbill.Payment {
+	return evbill.Payment{
+		ID: r.ID, TenantID: r.TenantID, SessionID: deref(r.SessionID), DriverID: deref(r.DriverID), SiteID: r.SiteID,
+		Gateway: r.Gateway, PaymentMethod: r.PaymentMethod, Customer: r.Customer, Reference: r.Reference,
+		Currency: r.Currency, HoldAmount: r.HoldAmount, CaptureAmount: r.CaptureAmount, CaptureNet: r.CaptureNet,
+		Captured: r.Captured, Refunded: r.Refunded, State: r.State, FailureCode: r.FailureCode,
+		Attempts: int(r.Attempts), NextAttemptAt: r.NextAttemptAt.UTC(), HoldExpiresAt: utcPtr(r.HoldExpiresAt),
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+// CreatePayment stores a new payment in state hold_pending, due now.
+func (s *Store) CreatePayment(ctx context.Context, p *evbill.Payment) error {
+	if err := required("tenant_id", p.TenantID, "site_id", p.SiteID, "gateway", p.Gateway, "currency", p.Currency); err != nil {
+		return err
+	}
+	if p.HoldAmount <= 0 {
+		return evbill.Errorf(evbill.EINVALID, "hold_amount must be positive, not %d", p.HoldAmount)
+	}
+	p.ID = evbill.NewID(evbill.PrefixPayment)
+	p.CreatedAt = now()
+	p.UpdatedAt, p.NextAttemptAt = p.CreatedAt, p.CreatedAt
+	p.State, p.Attempts, p.CaptureAmount, p.CaptureNet, p.Captured, p.Refunded = evbill.PaymentHoldPending, 0, 0, 0, 0, 0
+	return s.tx(ctx, func(q *db.Queries) error {
+		r, err := q.InsertPayment(ctx, db.InsertPaymentParams{
+			TenantID: p.TenantID, ID: p.ID, SessionID: nullString(p.SessionID), DriverID: nullString(p.DriverID), SiteID: p.SiteID,
+			Gateway: p.Gateway, PaymentMethod: p.PaymentMethod, Customer: p.Customer, Reference: p.Reference,
+			Currency: p.Currency, HoldAmount: p.HoldAmount, State: p.State,
+			NextAttemptAt: p.NextAttemptAt, HoldExpiresAt: normTime(p.HoldExpiresAt),
+			CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		})
+		if err != nil {
+			return writeErr("create payment", err,
+				[]unique{{constraint: "payments_session_key", msg: fmt.Sprintf("session %q already has a payment", p.SessionID)}},
+				[]ref{{constraint: "payments_tenant_fkey", field: "tenant_id", value: p.TenantID},
+					{constraint: "payments_session_fkey", field: "session_id", value: p.SessionID},
+					{constraint: "payments_driver_fkey", field: "driver_id", value: p.DriverID},
+					{constraint: "payments_site_fkey", field: "site_id", value: p.SiteID}})
+		}
+		*p = payment(r)
+		return logChange(ctx, q, p, "", "created")
+	})
+}
+
+func logChange(ctx context.Context, q *db.Queries, p *evbill.Payment, from, reason string) error {
+	err := q.InsertPaymentChange(ctx, db.InsertPaymentChangeParams{TenantID: p.TenantID, PaymentID: p.ID,
+		FromState: from, ToState: p.State, Reason: reason, At: p.UpdatedAt})
+	if err != nil {
+		return fmt.Errorf("postgres: log payment change: %w", err)
+	}
+	return nil
+}
+
+// Payment returns one of the tenant's payments.
+func (s *Store) Payment(ctx context.Context, tenantID, id string) (evbill.Payment, error) {
+	r, err := s.q.Payment(ctx, db.PaymentParams{TenantID: tenantID, ID: id})
+	if err != nil {
+		return evbill.Payment{}, readErr(err, "payment", id)
+	}
+	return payment(r), nil
+}
+
+// PaymentBySession returns the payment of one of the tenant's sessions.
+func (s *Store) PaymentBySession(ctx context.Context, tenantID, sessionID string) (evbill.Payment, error) {
+	r, err := s.q.PaymentBySession(ctx, db.PaymentBySessionParams{TenantID: tenantID, SessionID: &sessionID})
+	if err != nil {
+		return evbill.Payment{}, readErr(err, "payment of session", sessionID)
+	}
+	return payment(r), nil
+}
+
+// DuePayments returns pending payments whose next attempt is due.
+func (s *Store) DuePayments(ctx context.Context, at time.Time, limit int) ([]evbill.Payment, error) {
+	rows, err := s.q.DuePayments(ctx, db.DuePaymentsParams{NextAttemptAt: at, Limit: int32(limit)})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: due payments: %w", err)
+	}
+	out := make([]evbill.Payment, len(rows))
+	for i, r := range rows {
+		out[i] = payment(r)
+	}
+	return out, nil
+}
+
+// TransitionPayment moves a payment from state from to p.State with its
+// log line and ledger entry, all or nothing.
+func (s *Store) TransitionPayment(ctx context.Context, p *evbill.Payment, from, reason string, entry *evbill.LedgerEntry) error {
+	if err := evbill.PaymentTransition(from, p.State); err != nil {
+		return err
+	}
+	if entry != nil {
+		if err := entry.Check(); err != nil {
+			return err
+		}
+		if entry.TenantID != p.TenantID {
+			return evbill.Errorf(evbill.EINVALID, "the ledger entry of payment %q is another tenant's", p.ID)
+		}
+	}
+	updated := now()
+	return s.tx(ctx, func(q *db.Queries) error {
+		r, err := q.UpdatePayment(ctx, db.UpdatePaymentParams{
+			Reference: p.Reference, HoldAmount: p.HoldAmount, CaptureAmount: p.CaptureAmount, CaptureNet: p.CaptureNet,
+			Captured: p.Captured, Refunded: p.Refunded, State: p.State, FailureCode: p.FailureCode,
+			Attempts: int32(p.Attempts), NextAttemptAt: p.NextAttemptAt.UTC().Truncate(time.Microsecond),
+			HoldExpiresAt: normTime(p.HoldExpiresAt), UpdatedAt: updated,
+			TenantID: p.TenantID, ID: p.ID, FromState: from,
+		})
+		if errors.Is(err, pgx.ErrNoRows) {
+			cur, rerr := q.Payment(ctx, db.PaymentParams{TenantID: p.TenantID, ID: p.ID})
+			if rerr != nil {
+				return readErr(rerr, "payment", p.ID)
+			}
+			return evbill.Errorf(evbill.ECONFLICT, "payment %q is %s, not %s: it was moved meanwhile", p.ID, cur.State, from)
+		}
+		if err != nil {
+			return writeErr("update payment", err, nil, nil)
+		}
+		np := payment(r)
+		if err := logChange(ctx, q, &np, from, reason); err != nil {
+			return err
+		}
+		if entry != nil {
+			if err := postEntry(ctx, q, entry); err != nil {
+				return err
+			}
+		}
+		*p = np
+		return nil
+	})
+}
+
+// RetryPayment records an attempt without an answer and the next one.
+func (s *Store) RetryPayment(ctx context.Context, tenantID, id string, attempts int, next time.Time) error {
+	n, err := s.q.RetryPayment(ctx, db.RetryPaymentParams{Attempts: int32(attempts), NextAttemptAt: next.UTC().Truncate(time.Microsecond),
+		UpdatedAt: now(), TenantID: tenantID, ID: id})
+	if err != nil {
+		return fmt.Errorf("postgres: retry payment: %w", err)
+	}
+	if n == 0 {
+		return notFound("payment", id)
+	}
+	return nil
+}
+
+// PaymentChanges returns the payment's transitions, oldest first.
+func (s *Store) PaymentChanges(ctx context.Context, tenantID, id string) ([]evbill.PaymentChange, error) {
+	rows, err := s.q.PaymentChanges(ctx, db.PaymentChangesParams{TenantID: tenantID, PaymentID: id})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: payment changes: %w", err)
+	}
+	if len(rows) == 0 {
+		if _, err := s.Payment(ctx, tenantID, id); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]evbill.PaymentChange, len(rows))
+	for i, r := range rows {
+		out[i] = evbill.PaymentChange{PaymentID: r.PaymentID, From: r.FromState, To: r.ToState, Reason: r.Reason, At: r.At.UTC()}
+	}
+	return out, nil
+}

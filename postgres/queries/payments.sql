@@ -1,0 +1,45 @@
+-- name: InsertPayment :one
+INSERT INTO payments (
+    tenant_id, id, session_id, driver_id, site_id, gateway, payment_method, customer, reference,
+    currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code,
+    attempts, next_attempt_at, hold_expires_at, created_at, updated_at
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+RETURNING *;
+
+-- name: Payment :one
+SELECT * FROM payments WHERE tenant_id = $1 AND id = $2;
+
+-- name: PaymentBySession :one
+SELECT * FROM payments WHERE tenant_id = $1 AND session_id = $2;
+
+-- The condition is written as in payments_due_idx, so that PostgreSQL
+-- can use that partial index.
+-- name: DuePayments :many
+SELECT * FROM payments
+WHERE state IN ('hold_pending', 'capture_pending', 'release_pending') AND next_attempt_at <= $1
+ORDER BY next_attempt_at LIMIT $2;
+
+-- UpdatePayment changes a payment only if it is still in state @from_state:
+-- of two workers moving it, one finds no row.
+-- name: UpdatePayment :one
+UPDATE payments SET reference = @reference, hold_amount = @hold_amount, capture_amount = @capture_amount,
+    capture_net = @capture_net, captured = @captured, refunded = @refunded, state = @state,
+    failure_code = @failure_code, attempts = @attempts, next_attempt_at = @next_attempt_at,
+    hold_expires_at = @hold_expires_at, updated_at = @updated_at
+WHERE tenant_id = @tenant_id AND id = @id AND state = @from_state
+RETURNING *;
+
+-- name: RetryPayment :execrows
+UPDATE payments SET attempts = $1, next_attempt_at = $2, updated_at = $3
+WHERE tenant_id = $4 AND id = $5;
+
+-- The payment's row, locked by the UPDATE or INSERT before it in the
+-- transaction, keeps two changes of one payment from taking one seq.
+-- name: InsertPaymentChange :exec
+INSERT INTO payment_changes (tenant_id, payment_id, seq, from_state, to_state, reason, at)
+VALUES (@tenant_id, @payment_id,
+    (SELECT COALESCE(MAX(seq), 0) + 1 FROM payment_changes WHERE tenant_id = @tenant_id AND payment_id = @payment_id),
+    @from_state, @to_state, @reason, @at);
+
+-- name: PaymentChanges :many
+SELECT * FROM payment_changes WHERE tenant_id = $1 AND payment_id = $2 ORDER BY seq;

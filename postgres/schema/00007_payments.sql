@@ -1,0 +1,74 @@
+-- Payments, as in SQLite's 00008_payments.sql: a payment's state is its
+-- work queue (payments_due_idx), every transition is logged in
+-- payment_changes in the transaction that makes it, with the ledger entry
+-- when it moves money.
+
+-- +goose Up
+CREATE TABLE payments (
+    tenant_id       text COLLATE "C" NOT NULL,
+    id              text COLLATE "C" NOT NULL,
+    session_id      text COLLATE "C",
+    driver_id       text COLLATE "C",
+    site_id         text COLLATE "C" NOT NULL,
+    gateway         text             NOT NULL,
+    payment_method  text             NOT NULL,
+    customer        text             NOT NULL,
+    reference       text             NOT NULL,
+    currency        text COLLATE "C" NOT NULL,
+    hold_amount     bigint           NOT NULL,
+    capture_amount  bigint           NOT NULL,
+    capture_net     bigint           NOT NULL,
+    captured        bigint           NOT NULL,
+    refunded        bigint           NOT NULL,
+    state           text             NOT NULL,
+    failure_code    text             NOT NULL,
+    attempts        integer          NOT NULL,
+    next_attempt_at timestamptz      NOT NULL,
+    hold_expires_at timestamptz,
+    created_at      timestamptz      NOT NULL,
+    updated_at      timestamptz      NOT NULL,
+    CONSTRAINT payments_pkey PRIMARY KEY (tenant_id, id),
+    CONSTRAINT payments_session_key UNIQUE (tenant_id, session_id),
+    CONSTRAINT payments_currency_check CHECK (currency ~ '^[A-Z]{3}$'),
+    CONSTRAINT payments_amounts_check CHECK (hold_amount > 0
+        AND capture_amount >= 0 AND capture_amount <= hold_amount
+        AND capture_net >= 0 AND capture_net <= capture_amount
+        AND captured >= 0 AND captured <= hold_amount
+        AND refunded >= 0 AND refunded <= captured),
+    CONSTRAINT payments_state_check CHECK (state IN ('hold_pending', 'held', 'capture_pending', 'captured',
+        'partially_refunded', 'refunded', 'release_pending', 'released', 'failed')),
+    CONSTRAINT payments_tenant_fkey FOREIGN KEY (tenant_id) REFERENCES tenants (id),
+    CONSTRAINT payments_session_fkey FOREIGN KEY (tenant_id, session_id) REFERENCES sessions (tenant_id, id),
+    CONSTRAINT payments_driver_fkey FOREIGN KEY (tenant_id, driver_id) REFERENCES drivers (tenant_id, id),
+    CONSTRAINT payments_site_fkey FOREIGN KEY (tenant_id, site_id) REFERENCES sites (tenant_id, id)
+);
+
+CREATE INDEX payments_due_idx ON payments (next_attempt_at)
+    WHERE state IN ('hold_pending', 'capture_pending', 'release_pending');
+
+CREATE TABLE payment_changes (
+    tenant_id  text COLLATE "C" NOT NULL,
+    payment_id text COLLATE "C" NOT NULL,
+    seq        integer          NOT NULL,
+    from_state text             NOT NULL,
+    to_state   text             NOT NULL,
+    reason     text             NOT NULL,
+    at         timestamptz      NOT NULL,
+    CONSTRAINT payment_changes_pkey PRIMARY KEY (tenant_id, payment_id, seq),
+    CONSTRAINT payment_changes_payment_fkey FOREIGN KEY (tenant_id, payment_id) REFERENCES payments (tenant_id, id)
+);
+
+-- +goose StatementBegin
+CREATE FUNCTION payment_changes_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'payments: the log of changes is never changed' USING ERRCODE = 'check_violation';
+END;
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER payment_changes_immutable BEFORE UPDATE OR DELETE ON payment_changes
+    FOR EACH ROW EXECUTE FUNCTION payment_changes_immutable();
+
+-- +goose Down
+DROP TABLE payment_changes;
+DROP TABLE payments;
+DROP FUNCTION payment_changes_immutable();
