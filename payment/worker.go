@@ -1,0 +1,240 @@
+// Package payment moves payments through their gateway: the worker takes
+// every payment in a pending state that is due (the store is the queue),
+// makes the gateway call with an idempotency key derived from the payment's
+// ID, and records the answer with its ledger entry in one transaction.
+//
+// Exactly once, across crashes: a worker that dies after the gateway
+// answered and before the answer was recorded leaves the payment pending;
+// the next run makes the same call with the same key, the gateway answers
+// as the first time without moving money again, and the answer is
+// recorded then. Two workers racing on one payment both call with the same
+// key, and only one can record the move (the store's transition is
+// guarded by the state it leaves).
+package payment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/evbill/evbill"
+	"github.com/evbill/evbill/ledger"
+)
+
+// Store is what the worker needs of a store.
+type Store interface {
+	evbill.PaymentStore
+}
+
+// Worker makes the gateway calls of due payments.
+type Worker struct {
+	Store    Store
+	Gateways map[string]evbill.Gateway // by Gateway.Name()
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	Log *slog.Logger
+	// Batch is how many due payments one round takes; 100 when zero.
+	Batch int
+	// AfterCall, when set, runs after a gateway call answered and before
+	// the answer is recorded; an error stops the worker there, as a crash
+	// would. Fault-injection tests use it.
+	AfterCall func(op string, p evbill.Payment) error
+}
+
+// Operations, as AfterCall and the idempotency keys name them.
+const (
+	OpHold    = "hold"
+	OpCapture = "capture"
+	OpRelease = "release"
+)
+
+// IdempotencyKey is the key of op on payment id: the same for every try.
+func IdempotencyKey(op, paymentID string) string { return op + "_" + paymentID }
+
+// MaxBackoff bounds the wait before retrying a call that got no answer.
+const MaxBackoff = 10 * time.Minute
+
+// backoff is how long to wait after the n-th attempt without an answer:
+// 2^n seconds, at most MaxBackoff.
+func backoff(n int) time.Duration {
+	if n >= 10 {
+		return MaxBackoff
+	}
+	return min(time.Duration(1<<n)*time.Second, MaxBackoff)
+}
+
+func (w *Worker) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
+}
+
+func (w *Worker) log() *slog.Logger {
+	if w.Log != nil {
+		return w.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// errStopped is the error of a worker stopped by AfterCall.
+var errStopped = errors.New("payment: worker stopped after a gateway call")
+
+// RunOnce processes the payments due now, one round, and returns how many
+// it moved on (recorded an answer for). A payment whose call fails without
+// an answer is retried later; only a store failure or AfterCall stops the
+// round with an error.
+func (w *Worker) RunOnce(ctx context.Context) (moved int, err error) {
+	batch := w.Batch
+	if batch <= 0 {
+		batch = 100
+	}
+	due, err := w.Store.DuePayments(ctx, w.now(), batch)
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range due {
+		ok, err := w.process(ctx, p)
+		if errors.Is(err, errStopped) {
+			return moved, err
+		}
+		if err != nil {
+			if evbill.ErrorCode(err) == evbill.ECONFLICT {
+				continue // another worker recorded it first
+			}
+			return moved, err
+		}
+		if ok {
+			moved++
+		}
+	}
+	return moved, nil
+}
+
+// Run processes due payments every interval until ctx ends, logging
+// errors.
+func (w *Worker) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		for {
+			n, err := w.RunOnce(ctx)
+			if err != nil {
+				w.log().Error("payment worker", "err", err)
+			}
+			if err != nil || n == 0 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// process makes p's pending call and records the answer: moved is false
+// when there was no answer and the call is retried later.
+func (w *Worker) process(ctx context.Context, p evbill.Payment) (moved bool, err error) {
+	gw := w.Gateways[p.Gateway]
+	if gw == nil {
+		// A configuration error: keep the payment and say so, rather than
+		// fail it for something the gateway never saw.
+		w.log().Error("payment of an unconfigured gateway", "payment", p.ID, "gateway", p.Gateway)
+		return false, w.Store.RetryPayment(ctx, p.TenantID, p.ID, p.Attempts+1, w.now().Add(MaxBackoff))
+	}
+	var op string
+	var res evbill.GatewayPayment
+	switch p.State {
+	case evbill.PaymentHoldPending:
+		op = OpHold
+		res, err = gw.Hold(ctx, evbill.HoldRequest{IdempotencyKey: IdempotencyKey(op, p.ID), Amount: p.HoldAmount,
+			Currency: p.Currency, PaymentMethod: p.PaymentMethod, Customer: p.Customer,
+			Description: "EV charging", Metadata: map[string]string{"payment_id": p.ID, "session_id": p.SessionID}})
+	case evbill.PaymentCapturePending:
+		op = OpCapture
+		res, err = gw.Capture(ctx, evbill.CaptureRequest{IdempotencyKey: IdempotencyKey(op, p.ID), Reference: p.Reference,
+			Amount: p.CaptureAmount, Currency: p.Currency})
+	case evbill.PaymentReleasePending:
+		op = OpRelease
+		res, err = gw.Release(ctx, evbill.ReleaseRequest{IdempotencyKey: IdempotencyKey(op, p.ID), Reference: p.Reference})
+	default:
+		return false, nil
+	}
+	outcome := evbill.GatewayOutcome(err)
+	if outcome == evbill.OutcomeUnknown {
+		w.log().Warn("payment gateway call without an answer; retrying later", "payment", p.ID, "op", op, "attempt", p.Attempts+1, "err", err)
+		return false, w.Store.RetryPayment(ctx, p.TenantID, p.ID, p.Attempts+1, w.now().Add(backoff(p.Attempts+1)))
+	}
+	if w.AfterCall != nil {
+		if err := w.AfterCall(op, p); err != nil {
+			return false, fmt.Errorf("%w: %v", errStopped, err)
+		}
+	}
+	return true, w.record(ctx, p, op, res, err)
+}
+
+// record stores the answer of op on p: the next state, and for a capture
+// its ledger entry.
+func (w *Worker) record(ctx context.Context, p evbill.Payment, op string, res evbill.GatewayPayment, callErr error) error {
+	from, attempts := p.State, p.Attempts
+	p.Attempts, p.NextAttemptAt = 0, w.now()
+	var entry *evbill.LedgerEntry
+	reason := op + " answered"
+	var gerr *evbill.GatewayError
+	refused := errors.As(callErr, &gerr)
+	if refused {
+		p.FailureCode = gerr.Code
+		reason = fmt.Sprintf("%s refused (%s): %s", op, gerr.Outcome, gerr.Message)
+	}
+	switch {
+	case op == OpHold && !refused:
+		p.State, p.Reference = evbill.PaymentHeld, res.Reference
+		if !res.ExpiresAt.IsZero() {
+			t := res.ExpiresAt
+			p.HoldExpiresAt = &t
+		}
+	case op == OpHold:
+		p.State = evbill.PaymentFailed
+	case op == OpCapture && !refused:
+		if res.CapturedAmount != p.CaptureAmount || res.Currency != p.Currency {
+			// The gateway took another amount than asked: record what it
+			// took, and say so loudly, since the ledger must follow the
+			// money, not the request.
+			w.log().Error("gateway captured another amount than asked", "payment", p.ID,
+				"asked", p.CaptureAmount, "captured", res.CapturedAmount, "currency", res.Currency)
+		}
+		p.State, p.Captured = evbill.PaymentCaptured, res.CapturedAmount
+		ch, err := ledger.Charge{Currency: p.Currency, Total: p.CaptureAmount, Net: p.CaptureNet}.Part(0, res.CapturedAmount)
+		if err != nil {
+			return fmt.Errorf("payment %s: %w", p.ID, err)
+		}
+		e, err := ledger.CardCaptured(p.TenantID, p.ID, p.Gateway, p.SiteID, ch)
+		if err != nil {
+			return fmt.Errorf("payment %s: %w", p.ID, err)
+		}
+		entry = &e
+	case op == OpCapture:
+		// The capture was refused (declined, the hold expired): nothing
+		// was taken; what is still held is released.
+		p.State = evbill.PaymentReleasePending
+	case op == OpRelease:
+		// Released, or refused because the hold is already gone (expired
+		// or cancelled): either way nothing is held any more. A release
+		// refused for another reason (the hold was captured) is a
+		// contradiction a person must look at; the payment stays pending.
+		if refused && gerr.Outcome == evbill.OutcomeRejected && res.Status != evbill.GatewayReleased {
+			w.log().Error("gateway refused a release", "payment", p.ID, "code", gerr.Code, "message", gerr.Message)
+			return w.Store.RetryPayment(ctx, p.TenantID, p.ID, attempts+1, w.now().Add(MaxBackoff))
+		}
+		p.State = evbill.PaymentReleased
+	}
+	if err := w.Store.TransitionPayment(ctx, &p, from, reason, entry); err != nil {
+		return err
+	}
+	w.log().Info("payment moved", "payment", p.ID, "from", from, "to", p.State)
+	return nil
+}

@@ -1,0 +1,297 @@
+package payment_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/evbill/evbill"
+	"github.com/evbill/evbill/ledger"
+	"github.com/evbill/evbill/payment"
+	"github.com/evbill/evbill/sandbox"
+	"github.com/evbill/evbill/storetest"
+)
+
+// world is a store of one engine, a tenant with a site, the sandbox
+// gateway and a clock the test moves.
+type world struct {
+	t      *testing.T
+	store  storetest.PaymentFullStore
+	sbx    *sandbox.Gateway
+	tenant evbill.Tenant
+	site   evbill.Site
+	clock  time.Time
+	mu     sync.Mutex
+}
+
+func (w *world) now() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.clock
+}
+
+func (w *world) advance(d time.Duration) {
+	w.mu.Lock()
+	w.clock = w.clock.Add(d)
+	w.mu.Unlock()
+}
+
+func forEachEngine(t *testing.T, f func(t *testing.T, w *world)) {
+	for _, e := range storetest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			s, ok := e.Open(t).(storetest.PaymentFullStore)
+			if !ok {
+				t.Fatalf("the %s store keeps no payments", e.Name)
+			}
+			w := &world{t: t, store: s, clock: time.Now().Add(time.Hour)}
+			var err error
+			if w.sbx, err = sandbox.New(sandbox.Config{Now: w.now}); err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			w.tenant = evbill.Tenant{Name: "payments-" + evbill.NewID("t")}
+			if err := s.CreateTenant(ctx, &w.tenant); err != nil {
+				t.Fatal(err)
+			}
+			w.site = evbill.Site{TenantID: w.tenant.ID, Name: "S", Country: "NL", TimeZone: "Europe/Amsterdam"}
+			if err := s.CreateSite(ctx, &w.site); err != nil {
+				t.Fatal(err)
+			}
+			f(t, w)
+		})
+	}
+}
+
+func (w *world) worker() *payment.Worker {
+	return &payment.Worker{Store: w.store, Gateways: map[string]evbill.Gateway{"sandbox": w.sbx}, Now: w.now}
+}
+
+// pay makes a payment by card, due now.
+func (w *world) pay(card string, hold int64) evbill.Payment {
+	w.t.Helper()
+	p := evbill.Payment{TenantID: w.tenant.ID, SiteID: w.site.ID, Gateway: "sandbox", PaymentMethod: card, Currency: "EUR", HoldAmount: hold}
+	if err := w.store.CreatePayment(context.Background(), &p); err != nil {
+		w.t.Fatal(err)
+	}
+	return p
+}
+
+func (w *world) get(id string) evbill.Payment {
+	w.t.Helper()
+	p, err := w.store.Payment(context.Background(), w.tenant.ID, id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return p
+}
+
+// run makes one worker round, which must not fail.
+func (w *world) run(wk *payment.Worker) int {
+	w.t.Helper()
+	n, err := wk.RunOnce(context.Background())
+	if err != nil {
+		w.t.Fatalf("RunOnce: %v", err)
+	}
+	return n
+}
+
+// toCapture moves a held payment to capture_pending for a CDR of total
+// (net excluding VAT), as the end of a session does.
+func (w *world) toCapture(p evbill.Payment, total, net int64) {
+	w.t.Helper()
+	p.State, p.CaptureAmount, p.CaptureNet, p.NextAttemptAt = evbill.PaymentCapturePending, total, net, w.now()
+	if err := w.store.TransitionPayment(context.Background(), &p, evbill.PaymentHeld, "cdr.created", nil); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *world) clearing() int64 {
+	w.t.Helper()
+	a, err := w.store.LedgerAccount(context.Background(), w.tenant.ID, ledger.GatewayClearing("sandbox"), "EUR")
+	if evbill.ErrorCode(err) == evbill.ENOTFOUND {
+		return 0
+	}
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return a.Balance
+}
+
+func TestHoldCaptureLedger(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, w *world) {
+		wk := w.worker()
+		p := w.pay(sandbox.CardSucceeds, 5000)
+		if n := w.run(wk); n != 1 {
+			t.Fatalf("moved %d, want 1", n)
+		}
+		p = w.get(p.ID)
+		if p.State != evbill.PaymentHeld || p.Reference == "" || p.HoldExpiresAt == nil {
+			t.Fatalf("after the hold: %+v", p)
+		}
+		w.toCapture(p, 1361, 1238)
+		w.run(wk)
+		p = w.get(p.ID)
+		if p.State != evbill.PaymentCaptured || p.Captured != 1361 {
+			t.Fatalf("after the capture: %+v", p)
+		}
+		gp, _ := w.sbx.Payment(p.Reference)
+		if gp.Status != evbill.GatewayCaptured || gp.CapturedAmount != 1361 {
+			t.Errorf("the gateway's payment: %+v", gp)
+		}
+		if got := w.clearing(); got != 1361 {
+			t.Errorf("gateway clearing %d, want 1361", got)
+		}
+		vat, err := w.store.LedgerAccount(context.Background(), w.tenant.ID, ledger.VATPayable, "EUR")
+		if err != nil || vat.Balance != -123 {
+			t.Errorf("VAT payable %+v, %v", vat, err)
+		}
+		if n := w.run(wk); n != 0 {
+			t.Errorf("a round with nothing due moved %d", n)
+		}
+	})
+}
+
+func TestRefusals(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, w *world) {
+		wk := w.worker()
+		declined := w.pay(sandbox.CardDeclined, 5000)
+		broke := w.pay(sandbox.CardInsufficientFunds, 5000)
+		failsCapture := w.pay(sandbox.CardCaptureFails, 5000)
+		w.run(wk)
+		for _, c := range []struct {
+			p    evbill.Payment
+			code string
+		}{{declined, "card_declined"}, {broke, "insufficient_funds"}} {
+			if got := w.get(c.p.ID); got.State != evbill.PaymentFailed || got.FailureCode != c.code {
+				t.Errorf("%s: %s %q, want failed %q", c.p.PaymentMethod, got.State, got.FailureCode, c.code)
+			}
+		}
+		p := w.get(failsCapture.ID)
+		w.toCapture(p, 1000, 900)
+		w.run(wk) // the capture is refused: release what is held
+		if got := w.get(p.ID); got.State != evbill.PaymentReleasePending || got.FailureCode != "capture_failed" {
+			t.Fatalf("after a refused capture: %s %q", got.State, got.FailureCode)
+		}
+		w.run(wk)
+		if got := w.get(p.ID); got.State != evbill.PaymentReleased || got.Captured != 0 {
+			t.Errorf("after the release: %+v", got)
+		}
+		if gp, _ := w.sbx.Payment(p.Reference); gp.Status != evbill.GatewayReleased {
+			t.Errorf("the gateway's hold is %s", gp.Status)
+		}
+		if got := w.clearing(); got != 0 {
+			t.Errorf("gateway clearing %d after refusals, want 0", got)
+		}
+	})
+}
+
+// TestTimeoutRetried: a hold that times out is retried later with the same
+// key, and the gateway holds once.
+func TestTimeoutRetried(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, w *world) {
+		wk := w.worker()
+		p := w.pay(sandbox.CardTimeout, 5000)
+		if n := w.run(wk); n != 0 {
+			t.Fatalf("a timed-out hold moved %d", n)
+		}
+		got := w.get(p.ID)
+		if got.State != evbill.PaymentHoldPending || got.Attempts != 1 || !got.NextAttemptAt.After(w.now()) {
+			t.Fatalf("after a timeout: %+v", got)
+		}
+		if n := w.run(wk); n != 0 {
+			t.Errorf("retried before its time")
+		}
+		w.advance(payment.MaxBackoff)
+		w.run(wk)
+		got = w.get(p.ID)
+		if got.State != evbill.PaymentHeld || got.Attempts != 0 {
+			t.Fatalf("after the retry: %+v", got)
+		}
+		keys := map[string]int{}
+		for _, c := range w.sbx.Calls() {
+			if c.Op == sandbox.OpHold {
+				keys[c.IdempotencyKey]++
+			}
+		}
+		if len(keys) != 1 || keys[payment.IdempotencyKey(payment.OpHold, p.ID)] != 2 {
+			t.Errorf("hold calls by idempotency key: %v; want two with %s", keys, payment.IdempotencyKey(payment.OpHold, p.ID))
+		}
+	})
+}
+
+// TestCrashAfterCapture: the worker dies after the gateway captured and
+// before the capture was recorded; the next worker captures with the same
+// key, records it once, and the gateway captured once.
+func TestCrashAfterCapture(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, w *world) {
+		p := w.pay(sandbox.CardSucceeds, 5000)
+		w.run(w.worker())
+		w.toCapture(w.get(p.ID), 2000, 1800)
+		crashing := w.worker()
+		crashing.AfterCall = func(op string, _ evbill.Payment) error {
+			if op == payment.OpCapture {
+				return errors.New("killed")
+			}
+			return nil
+		}
+		if _, err := crashing.RunOnce(context.Background()); err == nil {
+			t.Fatal("the crashing worker finished its round")
+		}
+		if got := w.get(p.ID); got.State != evbill.PaymentCapturePending {
+			t.Fatalf("after the crash: %s", got.State)
+		}
+		if got := w.clearing(); got != 0 {
+			t.Fatalf("the capture was posted before it was recorded: %d", got)
+		}
+		w.run(w.worker()) // the restarted process
+		got := w.get(p.ID)
+		if got.State != evbill.PaymentCaptured || got.Captured != 2000 {
+			t.Fatalf("after the restart: %+v", got)
+		}
+		st, _ := w.sbx.Stats(got.Reference)
+		if st.Captures != 1 {
+			t.Errorf("the gateway captured %d times", st.Captures)
+		}
+		if got := w.clearing(); got != 2000 {
+			t.Errorf("gateway clearing %d, want 2000", got)
+		}
+	})
+}
+
+// TestConcurrentWorkers: workers racing over the same due payments record
+// each capture once.
+func TestConcurrentWorkers(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, w *world) {
+		var ids []string
+		for range 20 {
+			ids = append(ids, w.pay(sandbox.CardSucceeds, 5000).ID)
+		}
+		w.run(w.worker())
+		for _, id := range ids {
+			w.toCapture(w.get(id), 1000, 800)
+		}
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := w.worker().RunOnce(context.Background()); err != nil {
+					t.Errorf("RunOnce: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		for _, id := range ids {
+			p := w.get(id)
+			st, _ := w.sbx.Stats(p.Reference)
+			if p.State != evbill.PaymentCaptured || st.Captures != 1 {
+				t.Errorf("payment %s: %s, captured %d times by the gateway", id, p.State, st.Captures)
+			}
+		}
+		if got := w.clearing(); got != 20*1000 {
+			t.Errorf("gateway clearing %d, want %d", got, 20*1000)
+		}
+	})
+}
