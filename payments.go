@@ -279,4 +279,14 @@ type PaymentStore interface {
 	RetryPayment(ctx context.Context, tenantID, id string, attempts int, next time.Time) error
 	// PaymentChanges returns the payment's transitions, oldest first.
 	PaymentChanges(ctx context.Context, tenantID, id string) ([]PaymentChange, error)
+	// SettleablePayments returns up to limit held payments, of every
+	// tenant, whose session has its CDR: captures (or releases) to start.
+	SettleablePayments(ctx context.Context, limit int) ([]Settleable, error)
+}
+
+// Settleable is a held payment and the CDR of its session, whose total it
+// is to capture. The CDR carries its ID and amounts, not its document.
+type Settleable struct {
+	Payment Payment
+	CDR     CDR
 }

@@ -82,8 +82,9 @@ func (w *Worker) log() *slog.Logger {
 // errStopped is the error of a worker stopped by AfterCall.
 var errStopped = errors.New("payment: worker stopped after a gateway call")
 
-// RunOnce processes the payments due now, one round, and returns how many
-// it moved on (recorded an answer for). A payment whose call fails without
+// RunOnce makes one round: it starts the capture of held payments whose
+// CDR is in, then processes the payments due now, and returns how many it
+// moved on. A payment whose call fails without
 // an answer is retried later; only a store failure or AfterCall stops the
 // round with an error.
 func (w *Worker) RunOnce(ctx context.Context) (moved int, err error) {
@@ -91,9 +92,12 @@ func (w *Worker) RunOnce(ctx context.Context) (moved int, err error) {
 	if batch <= 0 {
 		batch = 100
 	}
+	if moved, err = w.settle(ctx, batch); err != nil {
+		return moved, err
+	}
 	due, err := w.Store.DuePayments(ctx, w.now(), batch)
 	if err != nil {
-		return 0, err
+		return moved, err
 	}
 	for _, p := range due {
 		ok, err := w.process(ctx, p)
@@ -134,6 +138,50 @@ func (w *Worker) Run(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// settle starts the capture of each held payment whose session's CDR is
+// in, for the CDR's total: a release when the session was free, the hold
+// when the total exceeds it (the rest is flagged, never taken unheld).
+// Finding them by the CDR, rather than at the CDR's commit, also catches a
+// CDR made before its hold was placed.
+func (w *Worker) settle(ctx context.Context, batch int) (moved int, err error) {
+	ss, err := w.Store.SettleablePayments(ctx, batch)
+	if err != nil {
+		return 0, err
+	}
+	for _, s := range ss {
+		p := s.Payment
+		from, reason := p.State, "cdr "+s.CDR.ID
+		ch, err := ledger.ChargeOfCDR(s.CDR)
+		switch {
+		case err != nil || ch.Currency != p.Currency:
+			w.log().Error("CDR cannot be captured: releasing the hold", "payment", p.ID, "cdr", s.CDR.ID,
+				"cdr_currency", s.CDR.Currency, "payment_currency", p.Currency, "err", err)
+			p.State, p.FailureCode = evbill.PaymentReleasePending, "cdr_not_capturable"
+		case ch.Total == 0:
+			p.State, reason = evbill.PaymentReleasePending, reason+": nothing to charge"
+		case ch.Total > p.HoldAmount:
+			part, err := ch.Part(0, p.HoldAmount)
+			if err != nil {
+				return moved, err
+			}
+			w.log().Warn("CDR total exceeds the hold: capturing the hold", "payment", p.ID, "cdr", s.CDR.ID,
+				"total", ch.Total, "held", p.HoldAmount)
+			p.State, p.CaptureAmount, p.CaptureNet, p.FailureCode = evbill.PaymentCapturePending, part.Total, part.Net, "exceeds_hold"
+		default:
+			p.State, p.CaptureAmount, p.CaptureNet = evbill.PaymentCapturePending, ch.Total, ch.Net
+		}
+		p.Attempts, p.NextAttemptAt = 0, w.now()
+		switch err := w.Store.TransitionPayment(ctx, &p, from, reason, nil); {
+		case evbill.ErrorCode(err) == evbill.ECONFLICT:
+		case err != nil:
+			return moved, err
+		default:
+			moved++
+		}
+	}
+	return moved, nil
 }
 
 // process makes p's pending call and records the answer: moved is false

@@ -295,3 +295,69 @@ func TestConcurrentWorkers(t *testing.T) {
 		}
 	})
 }
+
+// ended stores an ended session of the world's site with a CDR of total
+// (minor units) and excl (its total excluding VAT), and a payment of it,
+// held for hold.
+func (w *world) ended(hold, total int64, excl string) evbill.Payment {
+	w.t.Helper()
+	ctx := context.Background()
+	st := evbill.Station{TenantID: w.tenant.ID, SiteID: w.site.ID, ChargePointID: evbill.NewID("CP")}
+	if err := w.store.CreateStation(ctx, &st); err != nil {
+		w.t.Fatal(err)
+	}
+	ss := evbill.Session{TenantID: w.tenant.ID, StationID: st.ID, ConnectorNumber: 1, IDTag: "TAG", MeterStartWh: "0", StartedAt: w.now().Add(-time.Hour)}
+	if _, err := w.store.StartSession(ctx, &ss); err != nil {
+		w.t.Fatal(err)
+	}
+	p := evbill.Payment{TenantID: w.tenant.ID, SessionID: ss.ID, SiteID: w.site.ID, Gateway: "sandbox",
+		PaymentMethod: sandbox.CardSucceeds, Currency: "EUR", HoldAmount: hold}
+	if err := w.store.CreatePayment(ctx, &p); err != nil {
+		w.t.Fatal(err)
+	}
+	w.run(w.worker()) // the hold
+	stop := w.now()
+	ss.MeterStopWh, ss.StoppedAt, ss.State = "10000", &stop, evbill.SessionEnded
+	cdr := &evbill.CDR{Currency: "EUR", TotalExclVAT: excl, TotalInclVAT: excl, AmountMinor: total,
+		Document: []byte(`{}`), Breakdown: []byte(`[]`)}
+	if err := w.store.EndSession(ctx, &ss, cdr, nil); err != nil {
+		w.t.Fatal(err)
+	}
+	return w.get(p.ID)
+}
+
+// TestCaptureAtCDR: a held payment whose session's CDR is in is captured
+// for the CDR's total, split into net and VAT; a free session's hold is
+// released; a total above the hold takes the hold and no more.
+func TestCaptureAtCDR(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, w *world) {
+		exact := w.ended(5000, 1361, "12.3750")
+		free := w.ended(5000, 0, "0.0000")
+		over := w.ended(1000, 1210, "10.0000")
+		wk := w.worker()
+		w.run(wk) // settle: capture_pending / release_pending
+		w.run(wk) // the gateway calls
+		got := w.get(exact.ID)
+		if got.State != evbill.PaymentCaptured || got.Captured != 1361 || got.CaptureNet != 1238 {
+			t.Errorf("exact: %+v", got)
+		}
+		if got := w.get(free.ID); got.State != evbill.PaymentReleased || got.Captured != 0 {
+			t.Errorf("free: %+v", got)
+		}
+		got = w.get(over.ID)
+		if got.State != evbill.PaymentCaptured || got.Captured != 1000 || got.FailureCode != "exceeds_hold" {
+			t.Errorf("over the hold: %+v", got)
+		}
+		if c := w.clearing(); c != 1361+1000 {
+			t.Errorf("gateway clearing %d, want %d", c, 1361+1000)
+		}
+		vat, err := w.store.LedgerAccount(context.Background(), w.tenant.ID, ledger.VATPayable, "EUR")
+		// 123 of the exact charge; of the capped one, 1000 × 210/1210 = 173.55… → 174.
+		if err != nil || vat.Balance != -(123+174) {
+			t.Errorf("VAT payable %+v, %v; want %d", vat, err, -(123 + 174))
+		}
+		if n := w.run(wk); n != 0 {
+			t.Errorf("another round moved %d", n)
+		}
+	})
+}

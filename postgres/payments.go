@@ -175,3 +175,18 @@ func (s *Store) PaymentChanges(ctx context.Context, tenantID, id string) ([]evbi
 	}
 	return out, nil
 }
+
+// SettleablePayments returns held payments whose session has its CDR.
+func (s *Store) SettleablePayments(ctx context.Context, limit int) ([]evbill.Settleable, error) {
+	rows, err := s.q.SettleablePayments(ctx, int32(limit))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: settleable payments: %w", err)
+	}
+	out := make([]evbill.Settleable, len(rows))
+	for i, r := range rows {
+		p := payment(r.Payment)
+		out[i] = evbill.Settleable{Payment: p, CDR: evbill.CDR{ID: r.CdrID, TenantID: p.TenantID, SessionID: p.SessionID,
+			Currency: r.CdrCurrency, TotalExclVAT: r.TotalExclVat, TotalInclVAT: r.TotalInclVat, AmountMinor: r.AmountMinor}}
+	}
+	return out, nil
+}

@@ -43,3 +43,11 @@ VALUES (@tenant_id, @payment_id,
 
 -- name: PaymentChanges :many
 SELECT * FROM payment_changes WHERE tenant_id = $1 AND payment_id = $2 ORDER BY seq;
+
+-- The condition is written as in payments_held_idx, so that the index
+-- serves it.
+-- name: SettleablePayments :many
+SELECT sqlc.embed(p), c.id AS cdr_id, c.currency AS cdr_currency, c.total_excl_vat, c.total_incl_vat, c.amount_minor
+FROM payments p JOIN cdrs c ON c.tenant_id = p.tenant_id AND c.session_id = p.session_id
+WHERE p.state = 'held'
+ORDER BY p.updated_at LIMIT $1;

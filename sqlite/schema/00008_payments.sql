@@ -39,6 +39,10 @@ CREATE TABLE payments (
 CREATE INDEX payments_due_idx ON payments (next_attempt_at)
     WHERE state IN ('hold_pending', 'capture_pending', 'release_pending');
 
+-- Held payments wait for their session's CDR: the worker looks for the
+-- ones whose CDR is in (SettleablePayments).
+CREATE INDEX payments_held_idx ON payments (tenant_id, session_id) WHERE state = 'held';
+
 CREATE TABLE payment_changes (
     tenant_id  TEXT    NOT NULL,
     payment_id TEXT    NOT NULL,

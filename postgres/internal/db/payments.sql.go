@@ -325,6 +325,72 @@ func (q *Queries) RetryPayment(ctx context.Context, arg RetryPaymentParams) (int
 	return result.RowsAffected(), nil
 }
 
+const settleablePayments = `-- name: SettleablePayments :many
+SELECT p.tenant_id, p.id, p.session_id, p.driver_id, p.site_id, p.gateway, p.payment_method, p.customer, p.reference, p.currency, p.hold_amount, p.capture_amount, p.capture_net, p.captured, p.refunded, p.state, p.failure_code, p.attempts, p.next_attempt_at, p.hold_expires_at, p.created_at, p.updated_at, c.id AS cdr_id, c.currency AS cdr_currency, c.total_excl_vat, c.total_incl_vat, c.amount_minor
+FROM payments p JOIN cdrs c ON c.tenant_id = p.tenant_id AND c.session_id = p.session_id
+WHERE p.state = 'held'
+ORDER BY p.updated_at LIMIT $1
+`
+
+type SettleablePaymentsRow struct {
+	Payment      Payment
+	CdrID        string
+	CdrCurrency  string
+	TotalExclVat string
+	TotalInclVat string
+	AmountMinor  int64
+}
+
+// The condition is written as in payments_held_idx, so that the index
+// serves it.
+func (q *Queries) SettleablePayments(ctx context.Context, limit int32) ([]SettleablePaymentsRow, error) {
+	rows, err := q.db.Query(ctx, settleablePayments, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SettleablePaymentsRow
+	for rows.Next() {
+		var i SettleablePaymentsRow
+		if err := rows.Scan(
+			&i.Payment.TenantID,
+			&i.Payment.ID,
+			&i.Payment.SessionID,
+			&i.Payment.DriverID,
+			&i.Payment.SiteID,
+			&i.Payment.Gateway,
+			&i.Payment.PaymentMethod,
+			&i.Payment.Customer,
+			&i.Payment.Reference,
+			&i.Payment.Currency,
+			&i.Payment.HoldAmount,
+			&i.Payment.CaptureAmount,
+			&i.Payment.CaptureNet,
+			&i.Payment.Captured,
+			&i.Payment.Refunded,
+			&i.Payment.State,
+			&i.Payment.FailureCode,
+			&i.Payment.Attempts,
+			&i.Payment.NextAttemptAt,
+			&i.Payment.HoldExpiresAt,
+			&i.Payment.CreatedAt,
+			&i.Payment.UpdatedAt,
+			&i.CdrID,
+			&i.CdrCurrency,
+			&i.TotalExclVat,
+			&i.TotalInclVat,
+			&i.AmountMinor,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const updatePayment = `-- name: UpdatePayment :one
 UPDATE payments SET reference = $1, hold_amount = $2, capture_amount = $3,
     capture_net = $4, captured = $5, refunded = $6, state = $7,

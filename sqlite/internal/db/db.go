@@ -252,6 +252,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.setStationPasswordStmt, err = db.PrepareContext(ctx, setStationPassword); err != nil {
 		return nil, fmt.Errorf("error preparing query SetStationPassword: %w", err)
 	}
+	if q.settleablePaymentsStmt, err = db.PrepareContext(ctx, settleablePayments); err != nil {
+		return nil, fmt.Errorf("error preparing query SettleablePayments: %w", err)
+	}
 	if q.siteStmt, err = db.PrepareContext(ctx, site); err != nil {
 		return nil, fmt.Errorf("error preparing query Site: %w", err)
 	}
@@ -718,6 +721,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing setStationPasswordStmt: %w", cerr)
 		}
 	}
+	if q.settleablePaymentsStmt != nil {
+		if cerr := q.settleablePaymentsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing settleablePaymentsStmt: %w", cerr)
+		}
+	}
 	if q.siteStmt != nil {
 		if cerr := q.siteStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing siteStmt: %w", cerr)
@@ -968,6 +976,7 @@ type Queries struct {
 	sessionStateStmt               *sql.Stmt
 	setAutoRegisterSiteStmt        *sql.Stmt
 	setStationPasswordStmt         *sql.Stmt
+	settleablePaymentsStmt         *sql.Stmt
 	siteStmt                       *sql.Stmt
 	siteExistsStmt                 *sql.Stmt
 	staleOpenSessionsStmt          *sql.Stmt
@@ -1077,6 +1086,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		sessionStateStmt:               q.sessionStateStmt,
 		setAutoRegisterSiteStmt:        q.setAutoRegisterSiteStmt,
 		setStationPasswordStmt:         q.setStationPasswordStmt,
+		settleablePaymentsStmt:         q.settleablePaymentsStmt,
 		siteStmt:                       q.siteStmt,
 		siteExistsStmt:                 q.siteExistsStmt,
 		staleOpenSessionsStmt:          q.staleOpenSessionsStmt,
