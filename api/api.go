@@ -76,6 +76,7 @@ type server struct {
 	store    evbill.Store
 	sessions evbill.SessionStore
 	ledger   evbill.LedgerStore
+	payments evbill.PaymentStore
 	charging *charging.Service
 	chargers Chargers
 	resolver *pricing.Resolver
@@ -119,6 +120,7 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	s.sessions, _ = cfg.Store.(evbill.SessionStore)
 	s.ledger, _ = cfg.Store.(evbill.LedgerStore)
+	s.payments, _ = cfg.Store.(evbill.PaymentStore)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -153,6 +155,7 @@ func New(cfg Config) (http.Handler, error) {
 	s.registerSessions()
 	s.registerCommands()
 	s.registerLedger()
+	s.registerPayments()
 	return s, nil
 }
 

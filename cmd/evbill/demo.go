@@ -88,7 +88,12 @@ Sessions are priced as they end; each CDR is printed below. Ctrl-C stops.
 		go followCDRs(ctx, store, world.tenantID, stdout, log)
 		go runDemoFleet(ctx, world, ln.Addr().String(), *chargers, *seed, *length, stderr, log)
 	}
-	return serve(ctx, store, "sqlite "+path, ln, log, ready)
+	gws, err := gateways(getenv)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	return serve(ctx, store, "sqlite "+path, ln, log, gws, ready)
 }
 
 // demoWorld is what the demo made, or found from an earlier start.

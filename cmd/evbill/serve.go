@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/evbill/evbill/auth"
 	"github.com/evbill/evbill/charging"
 	"github.com/evbill/evbill/ocpp"
+	"github.com/evbill/evbill/payment"
 	"github.com/evbill/evbill/postgres"
 	"github.com/evbill/evbill/pricing"
 	"github.com/evbill/evbill/sqlite"
@@ -40,6 +42,8 @@ func (f *storeFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 type migrator interface {
 	evbill.Store
 	evbill.SessionStore
+	evbill.LedgerStore
+	evbill.PaymentStore
 	MigrationVersion(ctx context.Context) (int64, error)
 }
 
@@ -109,7 +113,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 	}
-	return serve(ctx, store, where, ln, log, nil)
+	gws, err := gateways(getenv)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	return serve(ctx, store, where, ln, log, gws, nil)
 }
 
 // servePprof serves the Go profiler on its own listener, for measuring a
@@ -138,7 +147,7 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
 // serve runs the API and the OCPP central system on ln until ctx ends,
 // then shuts down gracefully. ready, when set, is called once the server
 // accepts connections (the demo starts its chargers then).
-func serve(ctx context.Context, store migrator, where string, ln net.Listener, log *slog.Logger, ready func()) error {
+func serve(ctx context.Context, store migrator, where string, ln net.Listener, log *slog.Logger, gws map[string]evbill.Gateway, ready func()) error {
 	// One resolver for the API and the chargers, so an operator's change
 	// to a tariff reaches the next StartTransaction at once.
 	resolver := pricing.NewResolver(store)
@@ -147,6 +156,16 @@ func serve(ctx context.Context, store migrator, where string, ln net.Listener, l
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go charge.RunSweeper(sweepCtx, time.Minute, charging.DefaultRebootGrace)
+	// The payment worker: holds, captures and releases through the
+	// gateways; the store is its queue, so any instance may run it.
+	pay := &payment.Worker{Store: store, Gateways: gws, Log: log}
+	go pay.Run(sweepCtx, time.Second)
+	names := make([]string, 0, len(gws))
+	for n := range gws {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	log.Info("payment gateways", "gateways", names)
 	central := &ocpp.Server{Authenticate: charge.Authenticate, Handler: charge, Logger: log}
 	handler, err := api.New(api.Config{Store: store, Charging: charge, Chargers: central, Resolver: resolver, Logger: log, Version: version})
 	if err != nil {
