@@ -279,6 +279,12 @@ type PaymentStore interface {
 	RetryPayment(ctx context.Context, tenantID, id string, attempts int, next time.Time) error
 	// PaymentChanges returns the payment's transitions, oldest first.
 	PaymentChanges(ctx context.Context, tenantID, id string) ([]PaymentChange, error)
+	// SetPaymentMethod stores how a driver pays, replacing what was there.
+	// EINVALID when the driver does not exist or the method breaks Check.
+	SetPaymentMethod(ctx context.Context, m *PaymentMethod) error
+	// PaymentMethod returns how the tenant's driver pays; ENOTFOUND when
+	// the driver has no payment method.
+	PaymentMethod(ctx context.Context, tenantID, driverID string) (PaymentMethod, error)
 	// SettleablePayments returns up to limit held payments, of every
 	// tenant, whose session has its CDR: captures (or releases) to start.
 	SettleablePayments(ctx context.Context, limit int) ([]Settleable, error)
@@ -289,4 +295,37 @@ type PaymentStore interface {
 type Settleable struct {
 	Payment Payment
 	CDR     CDR
+}
+
+// How a driver pays.
+const (
+	PayByCard    = "card"    // a hold at the start, the CDR total captured at the end
+	PayByWallet  = "wallet"  // a prepaid balance (to come)
+	PayByAccount = "account" // a postpaid account, invoiced monthly (to come)
+)
+
+// PaymentMethod is how one driver pays for charging. A driver without one
+// is billed by the operator some other way, as before payments existed.
+type PaymentMethod struct {
+	TenantID  string
+	DriverID  string
+	PayBy     string // PayByCard, PayByWallet or PayByAccount
+	Gateway   string // for a card: the gateway that keeps it
+	Card      string // for a card: the gateway's reference (pm_…, or a sandbox test card)
+	Customer  string // for a saved card: the gateway's customer
+	UpdatedAt time.Time
+}
+
+// Check reports the first rule the method breaks, as an EINVALID error.
+func (m *PaymentMethod) Check() error {
+	switch m.PayBy {
+	case PayByCard:
+		if m.Gateway == "" || m.Card == "" {
+			return Errorf(EINVALID, "a card payment method needs its gateway and card")
+		}
+	case PayByWallet, PayByAccount:
+	default:
+		return Errorf(EINVALID, "pay_by %q is not card, wallet or account", m.PayBy)
+	}
+	return nil
 }

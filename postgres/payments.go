@@ -190,3 +190,35 @@ func (s *Store) SettleablePayments(ctx context.Context, limit int) ([]evbill.Set
 	}
 	return out, nil
 }
+
+// SetPaymentMethod stores how a driver pays.
+func (s *Store) SetPaymentMethod(ctx context.Context, m *evbill.PaymentMethod) error {
+	if err := required("tenant_id", m.TenantID, "driver_id", m.DriverID); err != nil {
+		return err
+	}
+	if err := m.Check(); err != nil {
+		return err
+	}
+	r, err := s.q.SetPaymentMethod(ctx, db.SetPaymentMethodParams{TenantID: m.TenantID, DriverID: m.DriverID, PayBy: m.PayBy,
+		Gateway: m.Gateway, Card: m.Card, Customer: m.Customer, UpdatedAt: now()})
+	if err != nil {
+		return writeErr("set payment method", err, nil,
+			[]ref{{constraint: "driver_payment_methods_driver_fkey", field: "driver_id", value: m.DriverID}})
+	}
+	*m = paymentMethod(r)
+	return nil
+}
+
+func paymentMethod(r db.DriverPaymentMethod) evbill.PaymentMethod {
+	return evbill.PaymentMethod{TenantID: r.TenantID, DriverID: r.DriverID, PayBy: r.PayBy, Gateway: r.Gateway,
+		Card: r.Card, Customer: r.Customer, UpdatedAt: r.UpdatedAt.UTC()}
+}
+
+// PaymentMethod returns how the tenant's driver pays.
+func (s *Store) PaymentMethod(ctx context.Context, tenantID, driverID string) (evbill.PaymentMethod, error) {
+	r, err := s.q.PaymentMethod(ctx, db.PaymentMethodParams{TenantID: tenantID, DriverID: driverID})
+	if err != nil {
+		return evbill.PaymentMethod{}, readErr(err, "payment method of driver", driverID)
+	}
+	return paymentMethod(r), nil
+}

@@ -29,6 +29,7 @@ func RunPayments(t *testing.T, open func(t *testing.T) PaymentFullStore) {
 		{"EntryAtomic", testPaymentEntryAtomic},
 		{"ConcurrentCapture", testPaymentConcurrentCapture},
 		{"TenantIsolation", testPaymentTenantIsolation},
+		{"PaymentMethods", testPaymentMethods},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -279,4 +280,33 @@ func testPaymentTenantIsolation(t *testing.T, s PaymentFullStore) {
 	got, err := s.Payment(ctx, a.tenant.ID, p.ID)
 	noErr(t, "Payment", err)
 	equal(t, "state", got.State, evbill.PaymentHoldPending)
+}
+
+func testPaymentMethods(t *testing.T, s PaymentFullStore) {
+	ctx := t.Context()
+	w, other := newSessionWorld(t, s), newSessionWorld(t, s)
+	_, err := s.PaymentMethod(ctx, w.tenant.ID, w.driver.ID)
+	wantCode(t, "a driver without a method", err, evbill.ENOTFOUND, "")
+	m := evbill.PaymentMethod{TenantID: w.tenant.ID, DriverID: w.driver.ID, PayBy: evbill.PayByCard, Gateway: "sandbox", Card: "4242424242424242"}
+	noErr(t, "SetPaymentMethod", s.SetPaymentMethod(ctx, &m))
+	storeTime(t, "UpdatedAt", m.UpdatedAt)
+	got, err := s.PaymentMethod(ctx, w.tenant.ID, w.driver.ID)
+	noErr(t, "PaymentMethod", err)
+	equal(t, "method read back", got, m)
+	m2 := evbill.PaymentMethod{TenantID: w.tenant.ID, DriverID: w.driver.ID, PayBy: evbill.PayByWallet}
+	noErr(t, "SetPaymentMethod again", s.SetPaymentMethod(ctx, &m2))
+	got, err = s.PaymentMethod(ctx, w.tenant.ID, w.driver.ID)
+	noErr(t, "PaymentMethod", err)
+	equal(t, "replaced method", got.PayBy, evbill.PayByWallet)
+	equal(t, "replaced card", got.Card, "")
+	for name, bad := range map[string]evbill.PaymentMethod{
+		"a card without a card":   {TenantID: w.tenant.ID, DriverID: w.driver.ID, PayBy: evbill.PayByCard, Gateway: "sandbox"},
+		"an unknown way":          {TenantID: w.tenant.ID, DriverID: w.driver.ID, PayBy: "cash"},
+		"an unknown driver":       {TenantID: w.tenant.ID, DriverID: "drv_nope", PayBy: evbill.PayByWallet},
+		"another tenant's driver": {TenantID: w.tenant.ID, DriverID: other.driver.ID, PayBy: evbill.PayByWallet},
+	} {
+		wantCode(t, name, s.SetPaymentMethod(ctx, &bad), evbill.EINVALID, "")
+	}
+	_, err = s.PaymentMethod(ctx, other.tenant.ID, w.driver.ID)
+	wantCode(t, "another tenant reads the method", err, evbill.ENOTFOUND, "")
 }

@@ -51,3 +51,13 @@ SELECT sqlc.embed(p), c.id AS cdr_id, c.currency AS cdr_currency, c.total_excl_v
 FROM payments p JOIN cdrs c ON c.tenant_id = p.tenant_id AND c.session_id = p.session_id
 WHERE p.state = 'held'
 ORDER BY p.updated_at LIMIT $1;
+
+-- name: SetPaymentMethod :one
+INSERT INTO driver_payment_methods (tenant_id, driver_id, pay_by, gateway, card, customer, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (tenant_id, driver_id) DO UPDATE SET pay_by = excluded.pay_by, gateway = excluded.gateway,
+    card = excluded.card, customer = excluded.customer, updated_at = excluded.updated_at
+RETURNING *;
+
+-- name: PaymentMethod :one
+SELECT * FROM driver_payment_methods WHERE tenant_id = $1 AND driver_id = $2;

@@ -72,7 +72,22 @@ $$;
 CREATE TRIGGER payment_changes_immutable BEFORE UPDATE OR DELETE ON payment_changes
     FOR EACH ROW EXECUTE FUNCTION payment_changes_immutable();
 
+-- How each driver pays; a driver without a row is billed some other way.
+CREATE TABLE driver_payment_methods (
+    tenant_id  text COLLATE "C" NOT NULL,
+    driver_id  text COLLATE "C" NOT NULL,
+    pay_by     text             NOT NULL,
+    gateway    text             NOT NULL,
+    card       text             NOT NULL,
+    customer   text             NOT NULL,
+    updated_at timestamptz      NOT NULL,
+    CONSTRAINT driver_payment_methods_pkey PRIMARY KEY (tenant_id, driver_id),
+    CONSTRAINT driver_payment_methods_pay_by_check CHECK (pay_by IN ('card', 'wallet', 'account')),
+    CONSTRAINT driver_payment_methods_driver_fkey FOREIGN KEY (tenant_id, driver_id) REFERENCES drivers (tenant_id, id)
+);
+
 -- +goose Down
+DROP TABLE driver_payment_methods;
 DROP TABLE payment_changes;
 DROP TABLE payments;
 DROP FUNCTION payment_changes_immutable();

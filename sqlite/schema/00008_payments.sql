@@ -69,6 +69,20 @@ BEGIN
 END;
 -- +goose StatementEnd
 
+-- How each driver pays; a driver without a row is billed some other way.
+CREATE TABLE driver_payment_methods (
+    tenant_id  TEXT    NOT NULL,
+    driver_id  TEXT    NOT NULL,
+    pay_by     TEXT    NOT NULL CHECK (pay_by IN ('card', 'wallet', 'account')),
+    gateway    TEXT    NOT NULL,
+    card       TEXT    NOT NULL,
+    customer   TEXT    NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, driver_id),
+    FOREIGN KEY (tenant_id, driver_id) REFERENCES drivers (tenant_id, id)
+);
+
 -- +goose Down
+DROP TABLE driver_payment_methods;
 DROP TABLE payment_changes;
 DROP TABLE payments;

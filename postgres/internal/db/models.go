@@ -61,6 +61,16 @@ type DriverGroup struct {
 	UpdatedAt time.Time
 }
 
+type DriverPaymentMethod struct {
+	TenantID  string
+	DriverID  string
+	PayBy     string
+	Gateway   string
+	Card      string
+	Customer  string
+	UpdatedAt time.Time
+}
+
 type Event struct {
 	Position  int64
 	ID        string

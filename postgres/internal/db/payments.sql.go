@@ -298,6 +298,30 @@ func (q *Queries) PaymentChanges(ctx context.Context, arg PaymentChangesParams) 
 	return items, nil
 }
 
+const paymentMethod = `-- name: PaymentMethod :one
+SELECT tenant_id, driver_id, pay_by, gateway, card, customer, updated_at FROM driver_payment_methods WHERE tenant_id = $1 AND driver_id = $2
+`
+
+type PaymentMethodParams struct {
+	TenantID string
+	DriverID string
+}
+
+func (q *Queries) PaymentMethod(ctx context.Context, arg PaymentMethodParams) (DriverPaymentMethod, error) {
+	row := q.db.QueryRow(ctx, paymentMethod, arg.TenantID, arg.DriverID)
+	var i DriverPaymentMethod
+	err := row.Scan(
+		&i.TenantID,
+		&i.DriverID,
+		&i.PayBy,
+		&i.Gateway,
+		&i.Card,
+		&i.Customer,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const retryPayment = `-- name: RetryPayment :execrows
 UPDATE payments SET attempts = $1, next_attempt_at = $2, updated_at = $3
 WHERE tenant_id = $4 AND id = $5
@@ -323,6 +347,47 @@ func (q *Queries) RetryPayment(ctx context.Context, arg RetryPaymentParams) (int
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const setPaymentMethod = `-- name: SetPaymentMethod :one
+INSERT INTO driver_payment_methods (tenant_id, driver_id, pay_by, gateway, card, customer, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (tenant_id, driver_id) DO UPDATE SET pay_by = excluded.pay_by, gateway = excluded.gateway,
+    card = excluded.card, customer = excluded.customer, updated_at = excluded.updated_at
+RETURNING tenant_id, driver_id, pay_by, gateway, card, customer, updated_at
+`
+
+type SetPaymentMethodParams struct {
+	TenantID  string
+	DriverID  string
+	PayBy     string
+	Gateway   string
+	Card      string
+	Customer  string
+	UpdatedAt time.Time
+}
+
+func (q *Queries) SetPaymentMethod(ctx context.Context, arg SetPaymentMethodParams) (DriverPaymentMethod, error) {
+	row := q.db.QueryRow(ctx, setPaymentMethod,
+		arg.TenantID,
+		arg.DriverID,
+		arg.PayBy,
+		arg.Gateway,
+		arg.Card,
+		arg.Customer,
+		arg.UpdatedAt,
+	)
+	var i DriverPaymentMethod
+	err := row.Scan(
+		&i.TenantID,
+		&i.DriverID,
+		&i.PayBy,
+		&i.Gateway,
+		&i.Card,
+		&i.Customer,
+		&i.UpdatedAt,
+	)
+	return i, err
 }
 
 const settleablePayments = `-- name: SettleablePayments :many

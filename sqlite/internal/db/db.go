@@ -219,6 +219,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.paymentChangesStmt, err = db.PrepareContext(ctx, paymentChanges); err != nil {
 		return nil, fmt.Errorf("error preparing query PaymentChanges: %w", err)
 	}
+	if q.paymentMethodStmt, err = db.PrepareContext(ctx, paymentMethod); err != nil {
+		return nil, fmt.Errorf("error preparing query PaymentMethod: %w", err)
+	}
 	if q.pendingEventsStmt, err = db.PrepareContext(ctx, pendingEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query PendingEvents: %w", err)
 	}
@@ -248,6 +251,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.setAutoRegisterSiteStmt, err = db.PrepareContext(ctx, setAutoRegisterSite); err != nil {
 		return nil, fmt.Errorf("error preparing query SetAutoRegisterSite: %w", err)
+	}
+	if q.setPaymentMethodStmt, err = db.PrepareContext(ctx, setPaymentMethod); err != nil {
+		return nil, fmt.Errorf("error preparing query SetPaymentMethod: %w", err)
 	}
 	if q.setStationPasswordStmt, err = db.PrepareContext(ctx, setStationPassword); err != nil {
 		return nil, fmt.Errorf("error preparing query SetStationPassword: %w", err)
@@ -666,6 +672,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing paymentChangesStmt: %w", cerr)
 		}
 	}
+	if q.paymentMethodStmt != nil {
+		if cerr := q.paymentMethodStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing paymentMethodStmt: %w", cerr)
+		}
+	}
 	if q.pendingEventsStmt != nil {
 		if cerr := q.pendingEventsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing pendingEventsStmt: %w", cerr)
@@ -714,6 +725,11 @@ func (q *Queries) Close() error {
 	if q.setAutoRegisterSiteStmt != nil {
 		if cerr := q.setAutoRegisterSiteStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setAutoRegisterSiteStmt: %w", cerr)
+		}
+	}
+	if q.setPaymentMethodStmt != nil {
+		if cerr := q.setPaymentMethodStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setPaymentMethodStmt: %w", cerr)
 		}
 	}
 	if q.setStationPasswordStmt != nil {
@@ -965,6 +981,7 @@ type Queries struct {
 	paymentStmt                    *sql.Stmt
 	paymentBySessionStmt           *sql.Stmt
 	paymentChangesStmt             *sql.Stmt
+	paymentMethodStmt              *sql.Stmt
 	pendingEventsStmt              *sql.Stmt
 	releaseIdempotencyKeyStmt      *sql.Stmt
 	retryPaymentStmt               *sql.Stmt
@@ -975,6 +992,7 @@ type Queries struct {
 	sessionByTransactionStmt       *sql.Stmt
 	sessionStateStmt               *sql.Stmt
 	setAutoRegisterSiteStmt        *sql.Stmt
+	setPaymentMethodStmt           *sql.Stmt
 	setStationPasswordStmt         *sql.Stmt
 	settleablePaymentsStmt         *sql.Stmt
 	siteStmt                       *sql.Stmt
@@ -1075,6 +1093,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		paymentStmt:                    q.paymentStmt,
 		paymentBySessionStmt:           q.paymentBySessionStmt,
 		paymentChangesStmt:             q.paymentChangesStmt,
+		paymentMethodStmt:              q.paymentMethodStmt,
 		pendingEventsStmt:              q.pendingEventsStmt,
 		releaseIdempotencyKeyStmt:      q.releaseIdempotencyKeyStmt,
 		retryPaymentStmt:               q.retryPaymentStmt,
@@ -1085,6 +1104,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		sessionByTransactionStmt:       q.sessionByTransactionStmt,
 		sessionStateStmt:               q.sessionStateStmt,
 		setAutoRegisterSiteStmt:        q.setAutoRegisterSiteStmt,
+		setPaymentMethodStmt:           q.setPaymentMethodStmt,
 		setStationPasswordStmt:         q.setStationPasswordStmt,
 		settleablePaymentsStmt:         q.settleablePaymentsStmt,
 		siteStmt:                       q.siteStmt,

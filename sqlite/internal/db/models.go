@@ -61,6 +61,16 @@ type DriverGroup struct {
 	UpdatedAt int64
 }
 
+type DriverPaymentMethod struct {
+	TenantID  string
+	DriverID  string
+	PayBy     string
+	Gateway   string
+	Card      string
+	Customer  string
+	UpdatedAt int64
+}
+
 type Event struct {
 	Position  int64
 	ID        string

@@ -302,6 +302,30 @@ func (q *Queries) PaymentChanges(ctx context.Context, arg PaymentChangesParams) 
 	return items, nil
 }
 
+const paymentMethod = `-- name: PaymentMethod :one
+SELECT tenant_id, driver_id, pay_by, gateway, card, customer, updated_at FROM driver_payment_methods WHERE tenant_id = ? AND driver_id = ?
+`
+
+type PaymentMethodParams struct {
+	TenantID string
+	DriverID string
+}
+
+func (q *Queries) PaymentMethod(ctx context.Context, arg PaymentMethodParams) (DriverPaymentMethod, error) {
+	row := q.queryRow(ctx, q.paymentMethodStmt, paymentMethod, arg.TenantID, arg.DriverID)
+	var i DriverPaymentMethod
+	err := row.Scan(
+		&i.TenantID,
+		&i.DriverID,
+		&i.PayBy,
+		&i.Gateway,
+		&i.Card,
+		&i.Customer,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const retryPayment = `-- name: RetryPayment :execrows
 UPDATE payments SET attempts = ?, next_attempt_at = ?, updated_at = ?
 WHERE tenant_id = ? AND id = ?
@@ -327,6 +351,47 @@ func (q *Queries) RetryPayment(ctx context.Context, arg RetryPaymentParams) (int
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const setPaymentMethod = `-- name: SetPaymentMethod :one
+INSERT INTO driver_payment_methods (tenant_id, driver_id, pay_by, gateway, card, customer, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (tenant_id, driver_id) DO UPDATE SET pay_by = excluded.pay_by, gateway = excluded.gateway,
+    card = excluded.card, customer = excluded.customer, updated_at = excluded.updated_at
+RETURNING tenant_id, driver_id, pay_by, gateway, card, customer, updated_at
+`
+
+type SetPaymentMethodParams struct {
+	TenantID  string
+	DriverID  string
+	PayBy     string
+	Gateway   string
+	Card      string
+	Customer  string
+	UpdatedAt int64
+}
+
+func (q *Queries) SetPaymentMethod(ctx context.Context, arg SetPaymentMethodParams) (DriverPaymentMethod, error) {
+	row := q.queryRow(ctx, q.setPaymentMethodStmt, setPaymentMethod,
+		arg.TenantID,
+		arg.DriverID,
+		arg.PayBy,
+		arg.Gateway,
+		arg.Card,
+		arg.Customer,
+		arg.UpdatedAt,
+	)
+	var i DriverPaymentMethod
+	err := row.Scan(
+		&i.TenantID,
+		&i.DriverID,
+		&i.PayBy,
+		&i.Gateway,
+		&i.Card,
+		&i.Customer,
+		&i.UpdatedAt,
+	)
+	return i, err
 }
 
 const settleablePayments = `-- name: SettleablePayments :many
