@@ -43,6 +43,8 @@ type Service struct {
 	commit   *committer
 	party    [2]string // the CPO's OCPI country code and party id, for CDRs
 	verified sync.Map  // station ID → SHA-256 of its hash and the password last verified
+	payments evbill.PaymentStore
+	cardHold int64
 
 	// PaymentCheck is where payment (to come) refuses a token that may
 	// charge but has no valid payment method. nil accepts every token
@@ -62,12 +64,27 @@ type Config struct {
 	// Now is the clock; nil is time.Now. Tests set it to replay a day in
 	// a moment.
 	Now func() time.Time
+	// Payments, when set, gives every session of a driver who pays by
+	// card a payment at its start, which the payment worker holds and,
+	// once the CDR is in, captures.
+	Payments evbill.PaymentStore
+	// CardHold is the hold in minor units of the tariff's currency;
+	// DefaultCardHold when zero.
+	CardHold int64
 }
+
+// DefaultCardHold is the hold placed on a card for a session: 50.00 in a
+// currency of two decimals. The CDR total is captured, the rest released.
+const DefaultCardHold = 5000
 
 // NewService starts a service; Close stops its committer.
 func NewService(cfg Config) *Service {
 	s := &Service{store: cfg.Store, resolver: cfg.Resolver, log: cfg.Logger, now: time.Now,
-		commit: newCommitter(cfg.Store), party: [2]string{cfg.CountryCode, cfg.PartyID}}
+		commit: newCommitter(cfg.Store), party: [2]string{cfg.CountryCode, cfg.PartyID},
+		payments: cfg.Payments, cardHold: cfg.CardHold}
+	if s.cardHold <= 0 {
+		s.cardHold = DefaultCardHold
+	}
 	if cfg.Now != nil {
 		s.now = cfg.Now
 	}
@@ -376,12 +393,21 @@ func (s *Service) StartTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.
 			target.ConnectorID = conn.ID
 		}
 	}
-	if res, err := s.resolver.Resolve(ctx, target, at); err == nil {
+	res, err := s.resolver.Resolve(ctx, target, at)
+	priced := err == nil
+	if priced {
 		sess.TariffID, sess.TariffVersion = res.Version.TariffID, res.Version.Version
 	}
 	w, err := s.commit.do(ctx, evbill.SessionWrite{Start: sess})
 	if err != nil {
 		return nil, err
+	}
+	if info.Status == ocpp.AuthorizationAccepted && priced {
+		// Also for a retransmission: a start whose payment was not made
+		// (a crash in between) gets it when the charger sends it again.
+		if err := s.ensurePayment(ctx, w.Start, res); err != nil {
+			return nil, err
+		}
 	}
 	l := linkOf(c)
 	l.remember(w.Start.TransactionID, w.Start.ID)
@@ -393,6 +419,31 @@ func (s *Service) StartTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.
 		}
 	}
 	return &ocpp.StartTransactionConf{IdTagInfo: info, TransactionId: int(w.Start.TransactionID)}, nil
+}
+
+// ensurePayment gives a session of a driver who pays by card its payment:
+// a hold of the service's CardHold in the tariff's currency, which the
+// payment worker places. A session already paid for (a retransmitted
+// start) keeps its payment.
+func (s *Service) ensurePayment(ctx context.Context, sess *evbill.Session, res pricing.Resolved) error {
+	if s.payments == nil || sess.DriverID == "" {
+		return nil
+	}
+	m, err := s.payments.PaymentMethod(ctx, sess.TenantID, sess.DriverID)
+	switch {
+	case evbill.ErrorCode(err) == evbill.ENOTFOUND:
+		return nil // billed some other way
+	case err != nil:
+		return err
+	case m.PayBy != evbill.PayByCard:
+		return nil
+	}
+	p := evbill.Payment{TenantID: sess.TenantID, SessionID: sess.ID, DriverID: sess.DriverID, SiteID: res.Site.ID,
+		Gateway: m.Gateway, PaymentMethod: m.Card, Customer: m.Customer, Currency: res.Tariff.Currency.Code(), HoldAmount: s.cardHold}
+	if err := s.payments.CreatePayment(ctx, &p); err != nil && evbill.ErrorCode(err) != evbill.ECONFLICT {
+		return err
+	}
+	return nil
 }
 
 // MeterValues stores a transaction's readings. Readings are kept by the

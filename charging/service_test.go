@@ -81,7 +81,8 @@ func newWorld(t *testing.T, st charging.Stores) *world {
 	must(st.CreateAssignment(ctx, &evbill.TariffAssignment{TenantID: w.tenant.ID, TariffID: w.tariff.TariffID, SiteID: site.ID}))
 	must(st.CreateToken(ctx, &evbill.Token{TenantID: w.tenant.ID, UID: "TAG1", Type: "RFID", Status: evbill.TokenAccepted}))
 
-	svc := charging.NewService(charging.Config{Store: st, Now: func() time.Time {
+	payments, _ := st.(evbill.PaymentStore)
+	svc := charging.NewService(charging.Config{Store: st, Payments: payments, Now: func() time.Time {
 		if t := w.clock.Load(); t != nil {
 			return *t
 		}

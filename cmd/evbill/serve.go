@@ -151,7 +151,7 @@ func serve(ctx context.Context, store migrator, where string, ln net.Listener, l
 	// One resolver for the API and the chargers, so an operator's change
 	// to a tariff reaches the next StartTransaction at once.
 	resolver := pricing.NewResolver(store)
-	charge := charging.NewService(charging.Config{Store: store, Resolver: resolver, Logger: log})
+	charge := charging.NewService(charging.Config{Store: store, Resolver: resolver, Logger: log, Payments: store})
 	defer charge.Close()
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()

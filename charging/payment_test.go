@@ -1,0 +1,98 @@
+package charging_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/evbill/evbill"
+	"github.com/evbill/evbill/charging"
+	"github.com/evbill/evbill/ledger"
+	"github.com/evbill/evbill/payment"
+	"github.com/evbill/evbill/sandbox"
+)
+
+// TestCardSession: a driver who pays by card gets a hold at the start;
+// once the CDR is in, exactly its total is captured and posted to the
+// ledger, and the rest of the hold is released by the capture. A
+// retransmitted start makes no second payment.
+func TestCardSession(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		ps, ok := w.store.(evbill.PaymentStore)
+		if !ok {
+			t.Fatalf("%T keeps no payments", w.store)
+		}
+		d := evbill.Driver{TenantID: w.tenant.ID, Name: "Card Driver"}
+		if err := w.store.CreateDriver(ctx, &d); err != nil {
+			t.Fatal(err)
+		}
+		if err := ps.SetPaymentMethod(ctx, &evbill.PaymentMethod{TenantID: w.tenant.ID, DriverID: d.ID, PayBy: evbill.PayByCard,
+			Gateway: "sandbox", Card: sandbox.CardSucceeds}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.store.CreateToken(ctx, &evbill.Token{TenantID: w.tenant.ID, UID: "CARD1", Type: "RFID", DriverID: d.ID, Status: evbill.TokenAccepted}); err != nil {
+			t.Fatal(err)
+		}
+		sbx, err := sandbox.New(sandbox.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		worker := &payment.Worker{Store: ps, Gateways: map[string]evbill.Gateway{"sandbox": sbx}}
+		round := func() {
+			t.Helper()
+			if _, err := worker.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		ch, err := dial(t, w.url, "CP-1", password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Date(2027, 3, 12, 17, 15, 0, 0, time.UTC)
+		startReq := fmt.Sprintf(`{"connectorId":1,"idTag":"CARD1","meterStart":1000,"timestamp":%q}`, start.Format(time.RFC3339))
+		tx := int(ch.call("StartTransaction", startReq)["transactionId"].(float64))
+		ch.call("StartTransaction", startReq) // retransmitted
+		sess, err := w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := ps.PaymentBySession(ctx, w.tenant.ID, sess.ID)
+		if err != nil {
+			t.Fatalf("no payment for a card session: %v", err)
+		}
+		if p.State != evbill.PaymentHoldPending || p.HoldAmount != charging.DefaultCardHold || p.Currency != "EUR" || p.PaymentMethod != sandbox.CardSucceeds {
+			t.Fatalf("payment at the start: %+v", p)
+		}
+		round()
+		if p, _ = ps.Payment(ctx, w.tenant.ID, p.ID); p.State != evbill.PaymentHeld {
+			t.Fatalf("after the worker: %s", p.State)
+		}
+		ch.call("MeterValues", meterValues(tx, start.Add(45*time.Minute), 9250, 11000))
+		stop := start.Add(60 * time.Minute)
+		ch.call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":10000,"timestamp":%q,"reason":"EVDisconnected"}`, tx, stop.Format(time.RFC3339)))
+		record, err := w.store.CDRBySession(ctx, w.tenant.ID, sess.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if record.AmountMinor <= 0 || record.AmountMinor > charging.DefaultCardHold {
+			t.Fatalf("CDR amount %d: the test wants a charge within the hold", record.AmountMinor)
+		}
+		round() // settle: capture_pending
+		round() // capture
+		p, _ = ps.Payment(ctx, w.tenant.ID, p.ID)
+		if p.State != evbill.PaymentCaptured || p.Captured != record.AmountMinor {
+			t.Fatalf("after the CDR: %s, captured %d; the CDR charges %d", p.State, p.Captured, record.AmountMinor)
+		}
+		gp, _ := sbx.Payment(p.Reference)
+		if gp.CapturedAmount != record.AmountMinor {
+			t.Errorf("the card was charged %d, the CDR says %d", gp.CapturedAmount, record.AmountMinor)
+		}
+		clearing, err := ps.(evbill.LedgerStore).LedgerAccount(ctx, w.tenant.ID, ledger.GatewayClearing("sandbox"), "EUR")
+		if err != nil || clearing.Balance != record.AmountMinor {
+			t.Errorf("gateway clearing %+v, %v; want %d", clearing, err, record.AmountMinor)
+		}
+	})
+}
