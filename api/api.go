@@ -156,6 +156,7 @@ func New(cfg Config) (http.Handler, error) {
 	s.registerCommands()
 	s.registerLedger()
 	s.registerPayments()
+	s.registerPaymentMethods()
 	return s, nil
 }
 

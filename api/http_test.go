@@ -295,6 +295,7 @@ func TestOpenAPI(t *testing.T) {
 		"/api/v1/quotes": {"post"}, "/api/v1/api-keys": {"get", "post"}, "/api/v1/tenant": {"get", "patch"},
 		"/api/v1/ledger/accounts": {"get"}, "/api/v1/ledger/entries": {"get"}, "/api/v1/ledger/trial-balance": {"get"},
 		"/api/v1/payments/{id}": {"get"}, "/api/v1/sessions/{id}/payment": {"get"},
+		"/api/v1/drivers/{id}/payment-method": {"get", "put"},
 	}
 	for path, methods := range want {
 		for _, m := range methods {

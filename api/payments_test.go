@@ -43,3 +43,31 @@ func TestPaymentRoutes(t *testing.T) {
 		other.admin.do(http.MethodGet, "/api/v1/payments/"+p.ID, nil).problem(t, http.StatusNotFound, "not-found")
 	})
 }
+
+// TestPaymentMethodRoutes sets and reads a driver's payment method, and
+// refuses what must never be stored: a card number for a real gateway, a
+// real card for the sandbox.
+func TestPaymentMethodRoutes(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		tn, other := e.newTenant(), e.newTenant()
+		drv := tn.operator.do(http.MethodPost, "/api/v1/drivers", map[string]any{"name": "D"}).must(t, http.StatusCreated)["id"].(string)
+		path := "/api/v1/drivers/" + drv + "/payment-method"
+		tn.readonly.do(http.MethodGet, path, nil).problem(t, http.StatusNotFound, "not-found")
+		got := tn.operator.do(http.MethodPut, path, map[string]any{"pay_by": "card", "gateway": "sandbox", "card": "4242 4242 4242 4242"}).must(t, http.StatusOK)
+		if got["pay_by"] != "card" || got["gateway"] != "sandbox" {
+			t.Errorf("set: %v", got)
+		}
+		if got := tn.readonly.do(http.MethodGet, path, nil).must(t, http.StatusOK); got["card"] != "4242 4242 4242 4242" {
+			t.Errorf("read back: %v", got)
+		}
+		tn.operator.do(http.MethodPut, path, map[string]any{"pay_by": "card", "gateway": "stripe", "card": "4000 0566 5566 5556"}).problem(t, http.StatusUnprocessableEntity, "invalid", "body.card")
+		tn.operator.do(http.MethodPut, path, map[string]any{"pay_by": "card", "gateway": "sandbox", "card": "5555555555554444"}).problem(t, http.StatusUnprocessableEntity, "invalid", "body.card")
+		tn.operator.do(http.MethodPut, path, map[string]any{"pay_by": "card"}).problem(t, http.StatusUnprocessableEntity, "invalid", "body.gateway")
+		tn.operator.do(http.MethodPut, path, map[string]any{"pay_by": "card", "gateway": "stripe", "card": "pm_card_visa"}).must(t, http.StatusOK)
+		tn.readonly.do(http.MethodPut, path, map[string]any{"pay_by": "wallet"}).problem(t, http.StatusForbidden, "forbidden")
+		other.admin.do(http.MethodPut, path, map[string]any{"pay_by": "wallet"}).problem(t, http.StatusNotFound, "not-found")
+		if got := tn.readonly.do(http.MethodGet, path, nil).must(t, http.StatusOK); got["card"] != "pm_card_visa" {
+			t.Errorf("after the refusals: %v", got)
+		}
+	})
+}

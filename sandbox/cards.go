@@ -172,3 +172,11 @@ func luhn(digits string) bool {
 	}
 	return sum%10 == 0
 }
+
+// CheckCard reports whether method is a sandbox test card or alias, with a
+// message that never repeats a real card's number, so that an API can
+// refuse a real card before storing it.
+func CheckCard(method string) error {
+	_, err := parseCard(method)
+	return err
+}
