@@ -11,6 +11,7 @@ import (
 	"github.com/evbill/evbill/ledger"
 	"github.com/evbill/evbill/payment"
 	"github.com/evbill/evbill/sandbox"
+	"github.com/evbill/evbill/storetest"
 )
 
 // TestCardSession: a driver who pays by card gets a hold at the start;
@@ -20,21 +21,7 @@ import (
 func TestCardSession(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, w *world) {
 		ctx := context.Background()
-		ps, ok := w.store.(evbill.PaymentStore)
-		if !ok {
-			t.Fatalf("%T keeps no payments", w.store)
-		}
-		d := evbill.Driver{TenantID: w.tenant.ID, Name: "Card Driver"}
-		if err := w.store.CreateDriver(ctx, &d); err != nil {
-			t.Fatal(err)
-		}
-		if err := ps.SetPaymentMethod(ctx, &evbill.PaymentMethod{TenantID: w.tenant.ID, DriverID: d.ID, PayBy: evbill.PayByCard,
-			Gateway: "sandbox", Card: sandbox.CardSucceeds}); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.store.CreateToken(ctx, &evbill.Token{TenantID: w.tenant.ID, UID: "CARD1", Type: "RFID", DriverID: d.ID, Status: evbill.TokenAccepted}); err != nil {
-			t.Fatal(err)
-		}
+		ps := cardDriver(t, w, "CARD1")
 		sbx, err := sandbox.New(sandbox.Config{})
 		if err != nil {
 			t.Fatal(err)
@@ -95,4 +82,68 @@ func TestCardSession(t *testing.T) {
 			t.Errorf("gateway clearing %+v, %v; want %d", clearing, err, record.AmountMinor)
 		}
 	})
+}
+
+// cardDriver gives the world a driver who pays by the sandbox's card that
+// succeeds, with token uid, and returns the store's payments.
+func cardDriver(t *testing.T, w *world, uid string) evbill.PaymentStore {
+	t.Helper()
+	ctx := context.Background()
+	ps, ok := w.store.(evbill.PaymentStore)
+	if !ok {
+		t.Fatalf("%T keeps no payments", w.store)
+	}
+	d := evbill.Driver{TenantID: w.tenant.ID, Name: "Card Driver"}
+	if err := w.store.CreateDriver(ctx, &d); err != nil {
+		t.Fatal(err)
+	}
+	if err := ps.SetPaymentMethod(ctx, &evbill.PaymentMethod{TenantID: w.tenant.ID, DriverID: d.ID, PayBy: evbill.PayByCard,
+		Gateway: "sandbox", Card: sandbox.CardSucceeds}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.store.CreateToken(ctx, &evbill.Token{TenantID: w.tenant.ID, UID: uid, Type: "RFID", DriverID: d.ID, Status: evbill.TokenAccepted}); err != nil {
+		t.Fatal(err)
+	}
+	return ps
+}
+
+// TestHoldLimitStopsSession: when the running cost reaches 90 % of the
+// hold, the central system sends RemoteStopTransaction, once; below it,
+// nothing.
+func TestHoldLimitStopsSession(t *testing.T) {
+	for _, e := range storetest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			w := newWorld(t, e.Open(t), func(c *charging.Config) { c.CardHold = 1000 }) // EUR 10.00
+			cardDriver(t, w, "CARD1")
+			ch, err := dial(t, w.url, "CP-1", password)
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Date(2027, 3, 12, 17, 15, 0, 0, time.UTC)
+			tx := int(ch.call("StartTransaction", fmt.Sprintf(`{"connectorId":1,"idTag":"CARD1","meterStart":0,"timestamp":%q}`, start.Format(time.RFC3339)))["transactionId"].(float64))
+			// A few kWh cost well under EUR 9.00 under the example tariff.
+			ch.call("MeterValues", meterValues(tx, start.Add(10*time.Minute), 2000, 11000))
+			select {
+			case got := <-ch.got:
+				t.Fatalf("the central system called %v below the limit", got)
+			case <-time.After(200 * time.Millisecond):
+			}
+			// 40 kWh is far above it.
+			ch.call("MeterValues", meterValues(tx, start.Add(200*time.Minute), 40000, 11000))
+			select {
+			case got := <-ch.got:
+				if got[0] != "RemoteStopTransaction" || got[1] != fmt.Sprintf(`{"transactionId":%d}`, tx) {
+					t.Fatalf("the central system called %v", got)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no RemoteStopTransaction at the hold's limit")
+			}
+			ch.call("MeterValues", meterValues(tx, start.Add(201*time.Minute), 40100, 11000))
+			select {
+			case got := <-ch.got:
+				t.Fatalf("a second call %v after the stop was sent", got)
+			case <-time.After(200 * time.Millisecond):
+			}
+		})
+	}
 }

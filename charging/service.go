@@ -476,6 +476,8 @@ func (s *Service) MeterValues(ctx context.Context, c *ocpp.Conn, req *ocpp.Meter
 		l.forget(tx) // ended meanwhile (the reboot sweep): its readings are final
 	case err != nil:
 		return nil, err
+	default:
+		s.guardHold(ctx, c, l, id.TenantID, sessionID, tx)
 	}
 	return &ocpp.MeterValuesConf{}, nil
 }
@@ -487,8 +489,9 @@ func (s *Service) MeterValues(ctx context.Context, c *ocpp.Conn, req *ocpp.Meter
 // sweep) is found out when its readings are refused as final. A link
 // lives as long as its connection, so nothing outlives a reconnect.
 type link struct {
-	mu   sync.Mutex
-	open map[int64]string // transaction ID → session ID
+	mu    sync.Mutex
+	open  map[int64]string // transaction ID → session ID
+	holds map[int64]*hold  // transaction ID → its card hold, once looked up (see guardHold)
 }
 
 func newLink() *link { return &link{open: map[int64]string{}} }
@@ -518,6 +521,7 @@ func (l *link) remember(tx int64, sessionID string) {
 func (l *link) forget(tx int64) {
 	l.mu.Lock()
 	delete(l.open, tx)
+	delete(l.holds, tx)
 	l.mu.Unlock()
 }
 

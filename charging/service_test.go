@@ -53,7 +53,7 @@ func forEachEngine(t *testing.T, test func(t *testing.T, w *world)) {
 	}
 }
 
-func newWorld(t *testing.T, st charging.Stores) *world {
+func newWorld(t *testing.T, st charging.Stores, options ...func(*charging.Config)) *world {
 	t.Helper()
 	ctx := context.Background()
 	w := &world{store: st}
@@ -82,12 +82,16 @@ func newWorld(t *testing.T, st charging.Stores) *world {
 	must(st.CreateToken(ctx, &evbill.Token{TenantID: w.tenant.ID, UID: "TAG1", Type: "RFID", Status: evbill.TokenAccepted}))
 
 	payments, _ := st.(evbill.PaymentStore)
-	svc := charging.NewService(charging.Config{Store: st, Payments: payments, Now: func() time.Time {
+	cfg := charging.Config{Store: st, Payments: payments, Now: func() time.Time {
 		if t := w.clock.Load(); t != nil {
 			return *t
 		}
 		return time.Now()
-	}})
+	}}
+	for _, o := range options {
+		o(&cfg)
+	}
+	svc := charging.NewService(cfg)
 	w.svc = svc
 	srv := &ocpp.Server{Authenticate: svc.Authenticate, Handler: svc}
 	hs := httptest.NewServer(srv)
@@ -108,6 +112,9 @@ type charger struct {
 	mu   sync.Mutex
 	next int
 	res  chan []json.RawMessage
+	// got receives the action and payload of each CALL of the central
+	// system (dropped when nobody reads).
+	got chan [2]string
 }
 
 func dial(t *testing.T, url, cp, pw string) (*charger, error) {
@@ -119,7 +126,7 @@ func dial(t *testing.T, url, cp, pw string) (*charger, error) {
 	if err != nil {
 		return nil, err
 	}
-	ch := &charger{t: t, c: c, res: make(chan []json.RawMessage, 8)}
+	ch := &charger{t: t, c: c, res: make(chan []json.RawMessage, 8), got: make(chan [2]string, 16)}
 	go ch.read()
 	t.Cleanup(func() { c.Close(websocket.StatusNormalClosure, "") })
 	return ch, nil
@@ -136,6 +143,14 @@ func (ch *charger) read() {
 			continue
 		}
 		if string(f[0]) == "2" { // the central system's CALL: accept it
+			var action string
+			_ = json.Unmarshal(f[2], &action)
+			if len(f) > 3 {
+				select {
+				case ch.got <- [2]string{action, string(f[3])}:
+				default:
+				}
+			}
 			ans := fmt.Sprintf(`[3,%s,{"status":"Accepted"}]`, f[1])
 			_ = ch.c.Write(context.Background(), websocket.MessageText, []byte(ans))
 			continue
