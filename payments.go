@@ -286,12 +286,14 @@ type PaymentStore interface {
 	// the driver has no payment method.
 	PaymentMethod(ctx context.Context, tenantID, driverID string) (PaymentMethod, error)
 	// SettleablePayments returns up to limit held payments, of every
-	// tenant, whose session has its CDR: captures (or releases) to start.
+	// tenant, whose session has ended: captures (or releases) to start.
 	SettleablePayments(ctx context.Context, limit int) ([]Settleable, error)
 }
 
-// Settleable is a held payment and the CDR of its session, whose total it
-// is to capture. The CDR carries its ID and amounts, not its document.
+// Settleable is a held payment of an ended session and the session's CDR,
+// whose total it is to capture; CDR.ID is "" when the session ended
+// without one (held back from billing). The CDR carries its ID and
+// amounts, not its document.
 type Settleable struct {
 	Payment Payment
 	CDR     CDR

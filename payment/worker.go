@@ -140,9 +140,10 @@ func (w *Worker) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// settle starts the capture of each held payment whose session's CDR is
-// in, for the CDR's total: a release when the session was free, the hold
-// when the total exceeds it (the rest is flagged, never taken unheld).
+// settle starts the capture of each held payment whose session has ended,
+// for its CDR's total: a release when the session was free or ended
+// without a CDR, the hold when the total exceeds it (the rest is flagged,
+// never taken unheld).
 // Finding them by the CDR, rather than at the CDR's commit, also catches a
 // CDR made before its hold was placed.
 func (w *Worker) settle(ctx context.Context, batch int) (moved int, err error) {
@@ -155,6 +156,11 @@ func (w *Worker) settle(ctx context.Context, batch int) (moved int, err error) {
 		from, reason := p.State, "cdr "+s.CDR.ID
 		ch, err := ledger.ChargeOfCDR(s.CDR)
 		switch {
+		case s.CDR.ID == "":
+			// The session ended without a CDR: held back from billing
+			// (an implausible meter, no tariff) for a person to review.
+			// Nothing is taken blindly; the hold is released.
+			p.State, p.FailureCode, reason = evbill.PaymentReleasePending, "no_cdr", "the session ended without a CDR"
 		case err != nil || ch.Currency != p.Currency:
 			w.log().Error("CDR cannot be captured: releasing the hold", "payment", p.ID, "cdr", s.CDR.ID,
 				"cdr_currency", s.CDR.Currency, "payment_currency", p.Currency, "err", err)

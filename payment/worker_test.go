@@ -361,3 +361,42 @@ func TestCaptureAtCDR(t *testing.T) {
 		}
 	})
 }
+
+// TestReleaseWithoutCDR: a held payment of a session that ended without a
+// CDR (held back from billing) is released, not captured.
+func TestReleaseWithoutCDR(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		st := evbill.Station{TenantID: w.tenant.ID, SiteID: w.site.ID, ChargePointID: evbill.NewID("CP")}
+		if err := w.store.CreateStation(ctx, &st); err != nil {
+			t.Fatal(err)
+		}
+		ss := evbill.Session{TenantID: w.tenant.ID, StationID: st.ID, ConnectorNumber: 1, IDTag: "TAG", MeterStartWh: "0", StartedAt: w.now().Add(-time.Hour)}
+		if _, err := w.store.StartSession(ctx, &ss); err != nil {
+			t.Fatal(err)
+		}
+		p := evbill.Payment{TenantID: w.tenant.ID, SessionID: ss.ID, SiteID: w.site.ID, Gateway: "sandbox",
+			PaymentMethod: sandbox.CardSucceeds, Currency: "EUR", HoldAmount: 5000}
+		if err := w.store.CreatePayment(ctx, &p); err != nil {
+			t.Fatal(err)
+		}
+		w.run(w.worker())
+		if n := w.run(w.worker()); n != 0 {
+			t.Fatalf("a held payment of a running session moved: %d", n)
+		}
+		stop := w.now()
+		ss.MeterStopWh, ss.StoppedAt, ss.State, ss.Flags = "99999999", &stop, evbill.SessionEnded, []string{evbill.FlagImplausibleEnergy}
+		if err := w.store.EndSession(ctx, &ss, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		w.run(w.worker())
+		w.run(w.worker())
+		got := w.get(p.ID)
+		if got.State != evbill.PaymentReleased || got.FailureCode != "no_cdr" || got.Captured != 0 {
+			t.Errorf("payment of a session without CDR: %+v", got)
+		}
+		if c := w.clearing(); c != 0 {
+			t.Errorf("gateway clearing %d", c)
+		}
+	})
+}

@@ -42,11 +42,17 @@ VALUES (@tenant_id, @payment_id,
 -- name: PaymentChanges :many
 SELECT * FROM payment_changes WHERE tenant_id = ? AND payment_id = ? ORDER BY seq;
 
--- The condition is written as in payments_held_idx, so that the index
--- serves it.
+-- SettleablePayments finds the held payments whose session has ended,
+-- with its CDR when it has one (a session held back from billing has
+-- none). The condition is written as in payments_held_idx, so that the
+-- index serves it.
 -- name: SettleablePayments :many
-SELECT sqlc.embed(p), c.id AS cdr_id, c.currency AS cdr_currency, c.total_excl_vat, c.total_incl_vat, c.amount_minor
-FROM payments p JOIN cdrs c ON c.tenant_id = p.tenant_id AND c.session_id = p.session_id
+SELECT sqlc.embed(p), COALESCE(c.id, '') AS cdr_id, COALESCE(c.currency, '') AS cdr_currency,
+    COALESCE(c.total_excl_vat, '') AS total_excl_vat, COALESCE(c.total_incl_vat, '') AS total_incl_vat,
+    CAST(COALESCE(c.amount_minor, 0) AS INTEGER) AS amount_minor
+FROM payments p
+JOIN sessions s ON s.tenant_id = p.tenant_id AND s.id = p.session_id AND s.state = 'ended'
+LEFT JOIN cdrs c ON c.tenant_id = p.tenant_id AND c.session_id = p.session_id
 WHERE p.state = 'held'
 ORDER BY p.updated_at LIMIT ?;
 

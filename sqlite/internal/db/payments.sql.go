@@ -395,8 +395,12 @@ func (q *Queries) SetPaymentMethod(ctx context.Context, arg SetPaymentMethodPara
 }
 
 const settleablePayments = `-- name: SettleablePayments :many
-SELECT p.tenant_id, p.id, p.session_id, p.driver_id, p.site_id, p.gateway, p.payment_method, p.customer, p.reference, p.currency, p.hold_amount, p.capture_amount, p.capture_net, p.captured, p.refunded, p.state, p.failure_code, p.attempts, p.next_attempt_at, p.hold_expires_at, p.created_at, p.updated_at, c.id AS cdr_id, c.currency AS cdr_currency, c.total_excl_vat, c.total_incl_vat, c.amount_minor
-FROM payments p JOIN cdrs c ON c.tenant_id = p.tenant_id AND c.session_id = p.session_id
+SELECT p.tenant_id, p.id, p.session_id, p.driver_id, p.site_id, p.gateway, p.payment_method, p.customer, p.reference, p.currency, p.hold_amount, p.capture_amount, p.capture_net, p.captured, p.refunded, p.state, p.failure_code, p.attempts, p.next_attempt_at, p.hold_expires_at, p.created_at, p.updated_at, COALESCE(c.id, '') AS cdr_id, COALESCE(c.currency, '') AS cdr_currency,
+    COALESCE(c.total_excl_vat, '') AS total_excl_vat, COALESCE(c.total_incl_vat, '') AS total_incl_vat,
+    CAST(COALESCE(c.amount_minor, 0) AS INTEGER) AS amount_minor
+FROM payments p
+JOIN sessions s ON s.tenant_id = p.tenant_id AND s.id = p.session_id AND s.state = 'ended'
+LEFT JOIN cdrs c ON c.tenant_id = p.tenant_id AND c.session_id = p.session_id
 WHERE p.state = 'held'
 ORDER BY p.updated_at LIMIT ?
 `
@@ -410,8 +414,10 @@ type SettleablePaymentsRow struct {
 	AmountMinor  int64
 }
 
-// The condition is written as in payments_held_idx, so that the index
-// serves it.
+// SettleablePayments finds the held payments whose session has ended,
+// with its CDR when it has one (a session held back from billing has
+// none). The condition is written as in payments_held_idx, so that the
+// index serves it.
 func (q *Queries) SettleablePayments(ctx context.Context, limit int64) ([]SettleablePaymentsRow, error) {
 	rows, err := q.query(ctx, q.settleablePaymentsStmt, settleablePayments, limit)
 	if err != nil {
