@@ -25,6 +25,7 @@ const (
 	PrefixAccount    = "acc"
 	PrefixEntry      = "ent"
 	PrefixPayment    = "pay"
+	PrefixRefund     = "rfd"
 )
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

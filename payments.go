@@ -255,9 +255,11 @@ type PaymentChange struct {
 	At        time.Time
 }
 
-// PaymentStore keeps payments. A payment's state is its work queue: the
-// payment worker takes the ones in a pending state that are due.
+// PaymentStore keeps payments, their refunds and drivers' payment
+// methods. A payment's state is its work queue: the payment worker takes
+// the ones in a pending state that are due.
 type PaymentStore interface {
+	RefundStore
 	// CreatePayment stores a new payment in state hold_pending, due now.
 	// ECONFLICT when the session already has one.
 	CreatePayment(ctx context.Context, p *Payment) error
@@ -330,4 +332,74 @@ func (m *PaymentMethod) Check() error {
 		return Errorf(EINVALID, "pay_by %q is not card, wallet or account", m.PayBy)
 	}
 	return nil
+}
+
+// Refund states.
+const (
+	RefundPending   = "pending"   // the gateway call is to be made (again)
+	RefundSucceeded = "succeeded" // the money went back; posted to the ledger
+	RefundFailed    = "failed"    // the gateway refused
+)
+
+// Refund gives back part or all of a captured payment: a credit note on
+// its CDR. It is made pending and the payment worker calls the gateway
+// with a key derived from its ID; its success updates the payment and
+// posts the ledger entry in one transaction.
+type Refund struct {
+	ID            string
+	TenantID      string
+	PaymentID     string
+	CDRID         string
+	Amount        int64 // minor units of the payment's currency
+	Reason        string
+	State         string
+	Reference     string // the gateway's reference, once refunded
+	FailureCode   string
+	Attempts      int
+	NextAttemptAt time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// RefundStore keeps refunds.
+type RefundStore interface {
+	// CreateRefund stores a pending refund of the payment of the tenant's
+	// CDR r.CDRID, due now, filling PaymentID: EINVALID when the CDR was
+	// not paid by a captured card payment or the amount is not positive,
+	// ECONFLICT when it exceeds what the capture has left after the other
+	// refunds that have not failed.
+	CreateRefund(ctx context.Context, r *Refund) error
+	Refund(ctx context.Context, tenantID, id string) (Refund, error)
+	// DueRefunds returns up to limit pending refunds of every tenant whose
+	// next attempt is due, the longest waiting first.
+	DueRefunds(ctx context.Context, now time.Time, limit int) ([]Refund, error)
+	// CompleteRefund records the gateway's answer to a pending refund:
+	// r.State succeeded (with entry, the ledger entry, posted, and the
+	// payment's refunded amount and state moved) or failed, all in one
+	// transaction; ECONFLICT when the refund is no longer pending.
+	CompleteRefund(ctx context.Context, r *Refund, entry *LedgerEntry) error
+	// RetryRefund records an attempt that got no answer and the next one.
+	RetryRefund(ctx context.Context, tenantID, id string, attempts int, next time.Time) error
+}
+
+// CheckRefundEnd reports, as an EINVALID error, what is wrong with the
+// end of a refund: a success needs its ledger entry, of the refund's
+// tenant; a failure has none.
+func CheckRefundEnd(r *Refund, entry *LedgerEntry) error {
+	switch r.State {
+	case RefundSucceeded:
+		if entry == nil {
+			return Errorf(EINVALID, "refund %q succeeded without its ledger entry", r.ID)
+		}
+		if entry.TenantID != r.TenantID {
+			return Errorf(EINVALID, "the ledger entry of refund %q is another tenant's", r.ID)
+		}
+		return entry.Check()
+	case RefundFailed:
+		if entry != nil {
+			return Errorf(EINVALID, "failed refund %q has a ledger entry", r.ID)
+		}
+		return nil
+	}
+	return Errorf(EINVALID, "a refund ends succeeded or failed, not %q", r.State)
 }

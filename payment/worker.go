@@ -48,6 +48,7 @@ const (
 	OpHold    = "hold"
 	OpCapture = "capture"
 	OpRelease = "release"
+	OpRefund  = "refund"
 )
 
 // IdempotencyKey is the key of op on payment id: the same for every try.
@@ -114,7 +115,73 @@ func (w *Worker) RunOnce(ctx context.Context) (moved int, err error) {
 			moved++
 		}
 	}
+	refunds, err := w.Store.DueRefunds(ctx, w.now(), batch)
+	if err != nil {
+		return moved, err
+	}
+	for _, r := range refunds {
+		ok, err := w.refund(ctx, r)
+		if errors.Is(err, errStopped) {
+			return moved, err
+		}
+		if err != nil {
+			if evbill.ErrorCode(err) == evbill.ECONFLICT {
+				continue
+			}
+			return moved, err
+		}
+		if ok {
+			moved++
+		}
+	}
 	return moved, nil
+}
+
+// refund makes a pending refund's gateway call and records the answer:
+// on success the payment's refunded amount and its ledger entry, which
+// gives back net and VAT in the charge's proportion.
+func (w *Worker) refund(ctx context.Context, r evbill.Refund) (moved bool, err error) {
+	p, err := w.Store.Payment(ctx, r.TenantID, r.PaymentID)
+	if err != nil {
+		return false, err
+	}
+	gw := w.Gateways[p.Gateway]
+	if gw == nil {
+		w.log().Error("refund through an unconfigured gateway", "refund", r.ID, "gateway", p.Gateway)
+		return false, w.Store.RetryRefund(ctx, r.TenantID, r.ID, r.Attempts+1, w.now().Add(MaxBackoff))
+	}
+	res, err := gw.Refund(ctx, evbill.RefundRequest{IdempotencyKey: IdempotencyKey(OpRefund, r.ID), Reference: p.Reference,
+		Amount: r.Amount, Currency: p.Currency, Reason: r.Reason})
+	if evbill.GatewayOutcome(err) == evbill.OutcomeUnknown {
+		w.log().Warn("refund without an answer; retrying later", "refund", r.ID, "attempt", r.Attempts+1, "err", err)
+		return false, w.Store.RetryRefund(ctx, r.TenantID, r.ID, r.Attempts+1, w.now().Add(backoff(r.Attempts+1)))
+	}
+	if w.AfterCall != nil {
+		if err := w.AfterCall(OpRefund, p); err != nil {
+			return false, fmt.Errorf("%w: %v", errStopped, err)
+		}
+	}
+	var entry *evbill.LedgerEntry
+	var gerr *evbill.GatewayError
+	if errors.As(err, &gerr) {
+		r.State, r.FailureCode = evbill.RefundFailed, gerr.Code
+		w.log().Warn("refund refused", "refund", r.ID, "code", gerr.Code, "message", gerr.Message)
+	} else {
+		r.State, r.Reference = evbill.RefundSucceeded, res.Reference
+		captured, err := ledger.Charge{Currency: p.Currency, Total: p.CaptureAmount, Net: p.CaptureNet}.Part(0, p.Captured)
+		if err != nil {
+			return false, fmt.Errorf("refund %s: %w", r.ID, err)
+		}
+		e, err := ledger.Refunded(r.TenantID, r.ID, p.SiteID, ledger.GatewayClearing(p.Gateway), evbill.AccountAsset, captured, p.Refunded, r.Amount)
+		if err != nil {
+			return false, fmt.Errorf("refund %s: %w", r.ID, err)
+		}
+		entry = &e
+	}
+	if err := w.Store.CompleteRefund(ctx, &r, entry); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // Run processes due payments every interval until ctx ends, logging

@@ -400,3 +400,148 @@ func TestReleaseWithoutCDR(t *testing.T) {
 		}
 	})
 }
+
+// cdrOf returns the CDR of the payment's session.
+func (w *world) cdrOf(p evbill.Payment) evbill.CDR {
+	w.t.Helper()
+	c, err := w.store.CDRBySession(context.Background(), w.tenant.ID, p.SessionID)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return c
+}
+
+func (w *world) balance(code string) int64 {
+	w.t.Helper()
+	a, err := w.store.LedgerAccount(context.Background(), w.tenant.ID, code, "EUR")
+	if evbill.ErrorCode(err) == evbill.ENOTFOUND {
+		return 0
+	}
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return a.Balance
+}
+
+// TestRefunds refunds a capture in two parts: the gateway gives the money
+// back, the payment follows, and the ledger gives back exactly the net and
+// the VAT; more than was captured, or a payment not captured, is refused.
+func TestRefunds(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		p := w.ended(5000, 1361, "12.3750")
+		wk := w.worker()
+		w.run(wk)
+		w.run(wk)
+		if p = w.get(p.ID); p.State != evbill.PaymentCaptured {
+			t.Fatalf("not captured: %s", p.State)
+		}
+		c := w.cdrOf(p)
+		first := evbill.Refund{TenantID: w.tenant.ID, CDRID: c.ID, Amount: 500, Reason: "a faulty connector"}
+		if err := w.store.CreateRefund(ctx, &first); err != nil {
+			t.Fatal(err)
+		}
+		if first.State != evbill.RefundPending || first.PaymentID != p.ID {
+			t.Fatalf("new refund: %+v", first)
+		}
+		tooMuch := evbill.Refund{TenantID: w.tenant.ID, CDRID: c.ID, Amount: 862}
+		if err := w.store.CreateRefund(ctx, &tooMuch); evbill.ErrorCode(err) != evbill.ECONFLICT {
+			t.Errorf("refunding more than is left: %v", err)
+		}
+		w.run(wk)
+		got, err := w.store.Refund(ctx, w.tenant.ID, first.ID)
+		if err != nil || got.State != evbill.RefundSucceeded || got.Reference == "" {
+			t.Fatalf("after the worker: %+v, %v", got, err)
+		}
+		if p = w.get(p.ID); p.State != evbill.PaymentPartiallyRefunded || p.Refunded != 500 {
+			t.Fatalf("payment after a part: %+v", p)
+		}
+		rest := evbill.Refund{TenantID: w.tenant.ID, CDRID: c.ID, Amount: 861}
+		if err := w.store.CreateRefund(ctx, &rest); err != nil {
+			t.Fatal(err)
+		}
+		w.run(wk)
+		if p = w.get(p.ID); p.State != evbill.PaymentRefunded || p.Refunded != 1361 {
+			t.Fatalf("payment after all: %+v", p)
+		}
+		if st, _ := w.sbx.Stats(p.Reference); st.Refunded != 1361 {
+			t.Errorf("the gateway refunded %d", st.Refunded)
+		}
+		// Everything given back: clearing and VAT at zero, the refunds
+		// account equal to the revenue.
+		if got := w.clearing(); got != 0 {
+			t.Errorf("gateway clearing %d", got)
+		}
+		if got := w.balance(ledger.VATPayable); got != 0 {
+			t.Errorf("VAT payable %d after a full refund", got)
+		}
+		if rev, ref := w.balance(ledger.ChargingRevenue(w.site.ID)), w.balance(ledger.Refunds(w.site.ID)); rev != -1238 || ref != 1238 {
+			t.Errorf("revenue %d, refunds %d", rev, ref)
+		}
+		more := evbill.Refund{TenantID: w.tenant.ID, CDRID: c.ID, Amount: 1}
+		if err := w.store.CreateRefund(ctx, &more); evbill.ErrorCode(err) != evbill.EINVALID {
+			t.Errorf("refunding a refunded payment: %v", err)
+		}
+		free := w.ended(5000, 0, "0.0000")
+		w.run(wk)
+		w.run(wk)
+		nothing := evbill.Refund{TenantID: w.tenant.ID, CDRID: w.cdrOf(free).ID, Amount: 1}
+		if err := w.store.CreateRefund(ctx, &nothing); evbill.ErrorCode(err) != evbill.EINVALID {
+			t.Errorf("refunding a released payment: %v", err)
+		}
+	})
+}
+
+// TestRefundRaceAndCrash: refunds asked at once never exceed the capture,
+// and a worker that dies after the gateway refunded does not refund twice.
+func TestRefundRaceAndCrash(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		p := w.ended(5000, 1361, "12.3750")
+		w.run(w.worker())
+		w.run(w.worker())
+		c := w.cdrOf(w.get(p.ID))
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		made := 0
+		for range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := evbill.Refund{TenantID: w.tenant.ID, CDRID: c.ID, Amount: 400}
+				switch err := w.store.CreateRefund(ctx, &r); evbill.ErrorCode(err) {
+				case "":
+					mu.Lock()
+					made++
+					mu.Unlock()
+				case evbill.ECONFLICT:
+				default:
+					t.Errorf("CreateRefund: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if made != 3 {
+			t.Fatalf("%d refunds of 400 fit in a capture of 1361, want 3", made)
+		}
+		crashing := w.worker()
+		crashing.AfterCall = func(op string, _ evbill.Payment) error {
+			if op == payment.OpRefund {
+				return errors.New("killed")
+			}
+			return nil
+		}
+		if _, err := crashing.RunOnce(ctx); err == nil {
+			t.Fatal("the crashing worker finished")
+		}
+		w.run(w.worker())
+		p = w.get(p.ID)
+		st, _ := w.sbx.Stats(p.Reference)
+		if p.Refunded != 1200 || st.Refunded != 1200 || len(st.Refunds) != 3 {
+			t.Errorf("refunded %d by evbill, %d by the gateway in %d refunds; want 1200 in 3", p.Refunded, st.Refunded, len(st.Refunds))
+		}
+		if got := w.clearing(); got != 1361-1200 {
+			t.Errorf("gateway clearing %d", got)
+		}
+	})
+}

@@ -67,3 +67,38 @@ RETURNING *;
 
 -- name: PaymentMethod :one
 SELECT * FROM driver_payment_methods WHERE tenant_id = $1 AND driver_id = $2;
+
+-- name: InsertRefund :one
+INSERT INTO refunds (tenant_id, id, payment_id, cdr_id, amount, reason, state, reference, failure_code,
+    attempts, next_attempt_at, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, 'pending', '', '', 0, $7, $8, $9)
+RETURNING *;
+
+-- RefundedOrPending sums a payment's refunds that have not failed: what
+-- is given back or on its way.
+-- name: RefundedOrPending :one
+SELECT CAST(COALESCE(sum(amount), 0) AS bigint) FROM refunds WHERE tenant_id = $1 AND payment_id = $2 AND state <> 'failed';
+
+-- name: Refund :one
+SELECT * FROM refunds WHERE tenant_id = $1 AND id = $2;
+
+-- name: DueRefunds :many
+SELECT * FROM refunds WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2;
+
+-- name: CompleteRefund :one
+UPDATE refunds SET state = $1, reference = $2, failure_code = $3, attempts = 0, updated_at = $4
+WHERE tenant_id = $5 AND id = $6 AND state = 'pending'
+RETURNING *;
+
+-- name: RetryRefund :execrows
+UPDATE refunds SET attempts = $1, next_attempt_at = $2, updated_at = $3
+WHERE tenant_id = $4 AND id = $5 AND state = 'pending';
+
+-- name: PaymentByCDR :one
+SELECT p.* FROM payments p JOIN cdrs c ON c.tenant_id = p.tenant_id AND c.session_id = p.session_id
+WHERE c.tenant_id = $1 AND c.id = $2 FOR UPDATE OF p;
+
+-- PaymentForUpdate locks a payment's row for the rest of the transaction:
+-- two refunds completing at once add their amounts one after the other.
+-- name: PaymentForUpdate :one
+SELECT * FROM payments WHERE tenant_id = $1 AND id = $2 FOR UPDATE;

@@ -86,7 +86,34 @@ CREATE TABLE driver_payment_methods (
     CONSTRAINT driver_payment_methods_driver_fkey FOREIGN KEY (tenant_id, driver_id) REFERENCES drivers (tenant_id, id)
 );
 
+-- Refunds of captured payments: credit notes on their CDRs. A pending
+-- refund is work for the payment worker, like a pending payment.
+CREATE TABLE refunds (
+    tenant_id       text COLLATE "C" NOT NULL,
+    id              text COLLATE "C" NOT NULL,
+    payment_id      text COLLATE "C" NOT NULL,
+    cdr_id          text COLLATE "C" NOT NULL,
+    amount          bigint           NOT NULL,
+    reason          text             NOT NULL,
+    state           text             NOT NULL,
+    reference       text             NOT NULL,
+    failure_code    text             NOT NULL,
+    attempts        integer          NOT NULL,
+    next_attempt_at timestamptz      NOT NULL,
+    created_at      timestamptz      NOT NULL,
+    updated_at      timestamptz      NOT NULL,
+    CONSTRAINT refunds_pkey PRIMARY KEY (tenant_id, id),
+    CONSTRAINT refunds_amount_check CHECK (amount > 0),
+    CONSTRAINT refunds_state_check CHECK (state IN ('pending', 'succeeded', 'failed')),
+    CONSTRAINT refunds_payment_fkey FOREIGN KEY (tenant_id, payment_id) REFERENCES payments (tenant_id, id),
+    CONSTRAINT refunds_cdr_fkey FOREIGN KEY (tenant_id, cdr_id) REFERENCES cdrs (tenant_id, id)
+);
+
+CREATE INDEX refunds_payment_idx ON refunds (tenant_id, payment_id);
+CREATE INDEX refunds_due_idx ON refunds (next_attempt_at) WHERE state = 'pending';
+
 -- +goose Down
+DROP TABLE refunds;
 DROP TABLE driver_payment_methods;
 DROP TABLE payment_changes;
 DROP TABLE payments;

@@ -65,3 +65,33 @@ RETURNING *;
 
 -- name: PaymentMethod :one
 SELECT * FROM driver_payment_methods WHERE tenant_id = ? AND driver_id = ?;
+
+-- name: InsertRefund :one
+INSERT INTO refunds (tenant_id, id, payment_id, cdr_id, amount, reason, state, reference, failure_code,
+    attempts, next_attempt_at, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, 'pending', '', '', 0, ?, ?, ?)
+RETURNING *;
+
+-- RefundedOrPending sums a payment's refunds that have not failed: what
+-- is given back or on its way.
+-- name: RefundedOrPending :one
+SELECT CAST(COALESCE(sum(amount), 0) AS INTEGER) FROM refunds WHERE tenant_id = ? AND payment_id = ? AND state <> 'failed';
+
+-- name: Refund :one
+SELECT * FROM refunds WHERE tenant_id = ? AND id = ?;
+
+-- name: DueRefunds :many
+SELECT * FROM refunds WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?;
+
+-- name: CompleteRefund :one
+UPDATE refunds SET state = ?, reference = ?, failure_code = ?, attempts = 0, updated_at = ?
+WHERE tenant_id = ? AND id = ? AND state = 'pending'
+RETURNING *;
+
+-- name: RetryRefund :execrows
+UPDATE refunds SET attempts = ?, next_attempt_at = ?, updated_at = ?
+WHERE tenant_id = ? AND id = ? AND state = 'pending';
+
+-- name: PaymentByCDR :one
+SELECT p.* FROM payments p JOIN cdrs c ON c.tenant_id = p.tenant_id AND c.session_id = p.session_id
+WHERE c.tenant_id = ? AND c.id = ?;

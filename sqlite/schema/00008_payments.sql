@@ -82,7 +82,32 @@ CREATE TABLE driver_payment_methods (
     FOREIGN KEY (tenant_id, driver_id) REFERENCES drivers (tenant_id, id)
 );
 
+-- Refunds of captured payments: credit notes on their CDRs. A pending
+-- refund is work for the payment worker, like a pending payment.
+CREATE TABLE refunds (
+    tenant_id       TEXT    NOT NULL,
+    id              TEXT    NOT NULL,
+    payment_id      TEXT    NOT NULL,
+    cdr_id          TEXT    NOT NULL,
+    amount          INTEGER NOT NULL CHECK (amount > 0),
+    reason          TEXT    NOT NULL,
+    state           TEXT    NOT NULL CHECK (state IN ('pending', 'succeeded', 'failed')),
+    reference       TEXT    NOT NULL,
+    failure_code    TEXT    NOT NULL,
+    attempts        INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, payment_id) REFERENCES payments (tenant_id, id),
+    FOREIGN KEY (tenant_id, cdr_id) REFERENCES cdrs (tenant_id, id)
+);
+
+CREATE INDEX refunds_payment_idx ON refunds (tenant_id, payment_id);
+CREATE INDEX refunds_due_idx ON refunds (next_attempt_at) WHERE state = 'pending';
+
 -- +goose Down
+DROP TABLE refunds;
 DROP TABLE driver_payment_methods;
 DROP TABLE payment_changes;
 DROP TABLE payments;

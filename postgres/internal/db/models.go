@@ -164,6 +164,22 @@ type PaymentChange struct {
 	At        time.Time
 }
 
+type Refund struct {
+	TenantID      string
+	ID            string
+	PaymentID     string
+	CdrID         string
+	Amount        int64
+	Reason        string
+	State         string
+	Reference     string
+	FailureCode   string
+	Attempts      int32
+	NextAttemptAt time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
 type Session struct {
 	TenantID         string
 	ID               string

@@ -10,6 +10,49 @@ import (
 	"time"
 )
 
+const completeRefund = `-- name: CompleteRefund :one
+UPDATE refunds SET state = $1, reference = $2, failure_code = $3, attempts = 0, updated_at = $4
+WHERE tenant_id = $5 AND id = $6 AND state = 'pending'
+RETURNING tenant_id, id, payment_id, cdr_id, amount, reason, state, reference, failure_code, attempts, next_attempt_at, created_at, updated_at
+`
+
+type CompleteRefundParams struct {
+	State       string
+	Reference   string
+	FailureCode string
+	UpdatedAt   time.Time
+	TenantID    string
+	ID          string
+}
+
+func (q *Queries) CompleteRefund(ctx context.Context, arg CompleteRefundParams) (Refund, error) {
+	row := q.db.QueryRow(ctx, completeRefund,
+		arg.State,
+		arg.Reference,
+		arg.FailureCode,
+		arg.UpdatedAt,
+		arg.TenantID,
+		arg.ID,
+	)
+	var i Refund
+	err := row.Scan(
+		&i.TenantID,
+		&i.ID,
+		&i.PaymentID,
+		&i.CdrID,
+		&i.Amount,
+		&i.Reason,
+		&i.State,
+		&i.Reference,
+		&i.FailureCode,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const duePayments = `-- name: DuePayments :many
 SELECT tenant_id, id, session_id, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments
 WHERE state IN ('hold_pending', 'capture_pending', 'release_pending') AND next_attempt_at <= $1
@@ -53,6 +96,49 @@ func (q *Queries) DuePayments(ctx context.Context, arg DuePaymentsParams) ([]Pay
 			&i.Attempts,
 			&i.NextAttemptAt,
 			&i.HoldExpiresAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const dueRefunds = `-- name: DueRefunds :many
+SELECT tenant_id, id, payment_id, cdr_id, amount, reason, state, reference, failure_code, attempts, next_attempt_at, created_at, updated_at FROM refunds WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2
+`
+
+type DueRefundsParams struct {
+	NextAttemptAt time.Time
+	Limit         int32
+}
+
+func (q *Queries) DueRefunds(ctx context.Context, arg DueRefundsParams) ([]Refund, error) {
+	rows, err := q.db.Query(ctx, dueRefunds, arg.NextAttemptAt, arg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Refund
+	for rows.Next() {
+		var i Refund
+		if err := rows.Scan(
+			&i.TenantID,
+			&i.ID,
+			&i.PaymentID,
+			&i.CdrID,
+			&i.Amount,
+			&i.Reason,
+			&i.State,
+			&i.Reference,
+			&i.FailureCode,
+			&i.Attempts,
+			&i.NextAttemptAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 		); err != nil {
@@ -183,6 +269,56 @@ func (q *Queries) InsertPaymentChange(ctx context.Context, arg InsertPaymentChan
 	return err
 }
 
+const insertRefund = `-- name: InsertRefund :one
+INSERT INTO refunds (tenant_id, id, payment_id, cdr_id, amount, reason, state, reference, failure_code,
+    attempts, next_attempt_at, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, 'pending', '', '', 0, $7, $8, $9)
+RETURNING tenant_id, id, payment_id, cdr_id, amount, reason, state, reference, failure_code, attempts, next_attempt_at, created_at, updated_at
+`
+
+type InsertRefundParams struct {
+	TenantID      string
+	ID            string
+	PaymentID     string
+	CdrID         string
+	Amount        int64
+	Reason        string
+	NextAttemptAt time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+func (q *Queries) InsertRefund(ctx context.Context, arg InsertRefundParams) (Refund, error) {
+	row := q.db.QueryRow(ctx, insertRefund,
+		arg.TenantID,
+		arg.ID,
+		arg.PaymentID,
+		arg.CdrID,
+		arg.Amount,
+		arg.Reason,
+		arg.NextAttemptAt,
+		arg.CreatedAt,
+		arg.UpdatedAt,
+	)
+	var i Refund
+	err := row.Scan(
+		&i.TenantID,
+		&i.ID,
+		&i.PaymentID,
+		&i.CdrID,
+		&i.Amount,
+		&i.Reason,
+		&i.State,
+		&i.Reference,
+		&i.FailureCode,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const payment = `-- name: Payment :one
 SELECT tenant_id, id, session_id, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments WHERE tenant_id = $1 AND id = $2
 `
@@ -194,6 +330,46 @@ type PaymentParams struct {
 
 func (q *Queries) Payment(ctx context.Context, arg PaymentParams) (Payment, error) {
 	row := q.db.QueryRow(ctx, payment, arg.TenantID, arg.ID)
+	var i Payment
+	err := row.Scan(
+		&i.TenantID,
+		&i.ID,
+		&i.SessionID,
+		&i.DriverID,
+		&i.SiteID,
+		&i.Gateway,
+		&i.PaymentMethod,
+		&i.Customer,
+		&i.Reference,
+		&i.Currency,
+		&i.HoldAmount,
+		&i.CaptureAmount,
+		&i.CaptureNet,
+		&i.Captured,
+		&i.Refunded,
+		&i.State,
+		&i.FailureCode,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.HoldExpiresAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const paymentByCDR = `-- name: PaymentByCDR :one
+SELECT p.tenant_id, p.id, p.session_id, p.driver_id, p.site_id, p.gateway, p.payment_method, p.customer, p.reference, p.currency, p.hold_amount, p.capture_amount, p.capture_net, p.captured, p.refunded, p.state, p.failure_code, p.attempts, p.next_attempt_at, p.hold_expires_at, p.created_at, p.updated_at FROM payments p JOIN cdrs c ON c.tenant_id = p.tenant_id AND c.session_id = p.session_id
+WHERE c.tenant_id = $1 AND c.id = $2 FOR UPDATE OF p
+`
+
+type PaymentByCDRParams struct {
+	TenantID string
+	ID       string
+}
+
+func (q *Queries) PaymentByCDR(ctx context.Context, arg PaymentByCDRParams) (Payment, error) {
+	row := q.db.QueryRow(ctx, paymentByCDR, arg.TenantID, arg.ID)
 	var i Payment
 	err := row.Scan(
 		&i.TenantID,
@@ -298,6 +474,47 @@ func (q *Queries) PaymentChanges(ctx context.Context, arg PaymentChangesParams) 
 	return items, nil
 }
 
+const paymentForUpdate = `-- name: PaymentForUpdate :one
+SELECT tenant_id, id, session_id, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments WHERE tenant_id = $1 AND id = $2 FOR UPDATE
+`
+
+type PaymentForUpdateParams struct {
+	TenantID string
+	ID       string
+}
+
+// PaymentForUpdate locks a payment's row for the rest of the transaction:
+// two refunds completing at once add their amounts one after the other.
+func (q *Queries) PaymentForUpdate(ctx context.Context, arg PaymentForUpdateParams) (Payment, error) {
+	row := q.db.QueryRow(ctx, paymentForUpdate, arg.TenantID, arg.ID)
+	var i Payment
+	err := row.Scan(
+		&i.TenantID,
+		&i.ID,
+		&i.SessionID,
+		&i.DriverID,
+		&i.SiteID,
+		&i.Gateway,
+		&i.PaymentMethod,
+		&i.Customer,
+		&i.Reference,
+		&i.Currency,
+		&i.HoldAmount,
+		&i.CaptureAmount,
+		&i.CaptureNet,
+		&i.Captured,
+		&i.Refunded,
+		&i.State,
+		&i.FailureCode,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.HoldExpiresAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const paymentMethod = `-- name: PaymentMethod :one
 SELECT tenant_id, driver_id, pay_by, gateway, card, customer, updated_at FROM driver_payment_methods WHERE tenant_id = $1 AND driver_id = $2
 `
@@ -322,6 +539,54 @@ func (q *Queries) PaymentMethod(ctx context.Context, arg PaymentMethodParams) (D
 	return i, err
 }
 
+const refund = `-- name: Refund :one
+SELECT tenant_id, id, payment_id, cdr_id, amount, reason, state, reference, failure_code, attempts, next_attempt_at, created_at, updated_at FROM refunds WHERE tenant_id = $1 AND id = $2
+`
+
+type RefundParams struct {
+	TenantID string
+	ID       string
+}
+
+func (q *Queries) Refund(ctx context.Context, arg RefundParams) (Refund, error) {
+	row := q.db.QueryRow(ctx, refund, arg.TenantID, arg.ID)
+	var i Refund
+	err := row.Scan(
+		&i.TenantID,
+		&i.ID,
+		&i.PaymentID,
+		&i.CdrID,
+		&i.Amount,
+		&i.Reason,
+		&i.State,
+		&i.Reference,
+		&i.FailureCode,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const refundedOrPending = `-- name: RefundedOrPending :one
+SELECT CAST(COALESCE(sum(amount), 0) AS bigint) FROM refunds WHERE tenant_id = $1 AND payment_id = $2 AND state <> 'failed'
+`
+
+type RefundedOrPendingParams struct {
+	TenantID  string
+	PaymentID string
+}
+
+// RefundedOrPending sums a payment's refunds that have not failed: what
+// is given back or on its way.
+func (q *Queries) RefundedOrPending(ctx context.Context, arg RefundedOrPendingParams) (int64, error) {
+	row := q.db.QueryRow(ctx, refundedOrPending, arg.TenantID, arg.PaymentID)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const retryPayment = `-- name: RetryPayment :execrows
 UPDATE payments SET attempts = $1, next_attempt_at = $2, updated_at = $3
 WHERE tenant_id = $4 AND id = $5
@@ -337,6 +602,33 @@ type RetryPaymentParams struct {
 
 func (q *Queries) RetryPayment(ctx context.Context, arg RetryPaymentParams) (int64, error) {
 	result, err := q.db.Exec(ctx, retryPayment,
+		arg.Attempts,
+		arg.NextAttemptAt,
+		arg.UpdatedAt,
+		arg.TenantID,
+		arg.ID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const retryRefund = `-- name: RetryRefund :execrows
+UPDATE refunds SET attempts = $1, next_attempt_at = $2, updated_at = $3
+WHERE tenant_id = $4 AND id = $5 AND state = 'pending'
+`
+
+type RetryRefundParams struct {
+	Attempts      int32
+	NextAttemptAt time.Time
+	UpdatedAt     time.Time
+	TenantID      string
+	ID            string
+}
+
+func (q *Queries) RetryRefund(ctx context.Context, arg RetryRefundParams) (int64, error) {
+	result, err := q.db.Exec(ctx, retryRefund,
 		arg.Attempts,
 		arg.NextAttemptAt,
 		arg.UpdatedAt,

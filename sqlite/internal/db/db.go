@@ -45,6 +45,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.completeIdempotentResponseStmt, err = db.PrepareContext(ctx, completeIdempotentResponse); err != nil {
 		return nil, fmt.Errorf("error preparing query CompleteIdempotentResponse: %w", err)
 	}
+	if q.completeRefundStmt, err = db.PrepareContext(ctx, completeRefund); err != nil {
+		return nil, fmt.Errorf("error preparing query CompleteRefund: %w", err)
+	}
 	if q.connectorStmt, err = db.PrepareContext(ctx, connector); err != nil {
 		return nil, fmt.Errorf("error preparing query Connector: %w", err)
 	}
@@ -102,6 +105,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.duePaymentsStmt, err = db.PrepareContext(ctx, duePayments); err != nil {
 		return nil, fmt.Errorf("error preparing query DuePayments: %w", err)
 	}
+	if q.dueRefundsStmt, err = db.PrepareContext(ctx, dueRefunds); err != nil {
+		return nil, fmt.Errorf("error preparing query DueRefunds: %w", err)
+	}
 	if q.endSessionStmt, err = db.PrepareContext(ctx, endSession); err != nil {
 		return nil, fmt.Errorf("error preparing query EndSession: %w", err)
 	}
@@ -131,6 +137,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.insertPaymentChangeStmt, err = db.PrepareContext(ctx, insertPaymentChange); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertPaymentChange: %w", err)
+	}
+	if q.insertRefundStmt, err = db.PrepareContext(ctx, insertRefund); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertRefund: %w", err)
 	}
 	if q.insertSampleStmt, err = db.PrepareContext(ctx, insertSample); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertSample: %w", err)
@@ -213,6 +222,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.paymentStmt, err = db.PrepareContext(ctx, payment); err != nil {
 		return nil, fmt.Errorf("error preparing query Payment: %w", err)
 	}
+	if q.paymentByCDRStmt, err = db.PrepareContext(ctx, paymentByCDR); err != nil {
+		return nil, fmt.Errorf("error preparing query PaymentByCDR: %w", err)
+	}
 	if q.paymentBySessionStmt, err = db.PrepareContext(ctx, paymentBySession); err != nil {
 		return nil, fmt.Errorf("error preparing query PaymentBySession: %w", err)
 	}
@@ -225,11 +237,20 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.pendingEventsStmt, err = db.PrepareContext(ctx, pendingEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query PendingEvents: %w", err)
 	}
+	if q.refundStmt, err = db.PrepareContext(ctx, refund); err != nil {
+		return nil, fmt.Errorf("error preparing query Refund: %w", err)
+	}
+	if q.refundedOrPendingStmt, err = db.PrepareContext(ctx, refundedOrPending); err != nil {
+		return nil, fmt.Errorf("error preparing query RefundedOrPending: %w", err)
+	}
 	if q.releaseIdempotencyKeyStmt, err = db.PrepareContext(ctx, releaseIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query ReleaseIdempotencyKey: %w", err)
 	}
 	if q.retryPaymentStmt, err = db.PrepareContext(ctx, retryPayment); err != nil {
 		return nil, fmt.Errorf("error preparing query RetryPayment: %w", err)
+	}
+	if q.retryRefundStmt, err = db.PrepareContext(ctx, retryRefund); err != nil {
+		return nil, fmt.Errorf("error preparing query RetryRefund: %w", err)
 	}
 	if q.samplesStmt, err = db.PrepareContext(ctx, samples); err != nil {
 		return nil, fmt.Errorf("error preparing query Samples: %w", err)
@@ -382,6 +403,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing completeIdempotentResponseStmt: %w", cerr)
 		}
 	}
+	if q.completeRefundStmt != nil {
+		if cerr := q.completeRefundStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing completeRefundStmt: %w", cerr)
+		}
+	}
 	if q.connectorStmt != nil {
 		if cerr := q.connectorStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing connectorStmt: %w", cerr)
@@ -477,6 +503,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing duePaymentsStmt: %w", cerr)
 		}
 	}
+	if q.dueRefundsStmt != nil {
+		if cerr := q.dueRefundsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing dueRefundsStmt: %w", cerr)
+		}
+	}
 	if q.endSessionStmt != nil {
 		if cerr := q.endSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing endSessionStmt: %w", cerr)
@@ -525,6 +556,11 @@ func (q *Queries) Close() error {
 	if q.insertPaymentChangeStmt != nil {
 		if cerr := q.insertPaymentChangeStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertPaymentChangeStmt: %w", cerr)
+		}
+	}
+	if q.insertRefundStmt != nil {
+		if cerr := q.insertRefundStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertRefundStmt: %w", cerr)
 		}
 	}
 	if q.insertSampleStmt != nil {
@@ -662,6 +698,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing paymentStmt: %w", cerr)
 		}
 	}
+	if q.paymentByCDRStmt != nil {
+		if cerr := q.paymentByCDRStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing paymentByCDRStmt: %w", cerr)
+		}
+	}
 	if q.paymentBySessionStmt != nil {
 		if cerr := q.paymentBySessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing paymentBySessionStmt: %w", cerr)
@@ -682,6 +723,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing pendingEventsStmt: %w", cerr)
 		}
 	}
+	if q.refundStmt != nil {
+		if cerr := q.refundStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing refundStmt: %w", cerr)
+		}
+	}
+	if q.refundedOrPendingStmt != nil {
+		if cerr := q.refundedOrPendingStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing refundedOrPendingStmt: %w", cerr)
+		}
+	}
 	if q.releaseIdempotencyKeyStmt != nil {
 		if cerr := q.releaseIdempotencyKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing releaseIdempotencyKeyStmt: %w", cerr)
@@ -690,6 +741,11 @@ func (q *Queries) Close() error {
 	if q.retryPaymentStmt != nil {
 		if cerr := q.retryPaymentStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing retryPaymentStmt: %w", cerr)
+		}
+	}
+	if q.retryRefundStmt != nil {
+		if cerr := q.retryRefundStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retryRefundStmt: %w", cerr)
 		}
 	}
 	if q.samplesStmt != nil {
@@ -923,6 +979,7 @@ type Queries struct {
 	cDRStmt                        *sql.Stmt
 	cDRBySessionStmt               *sql.Stmt
 	completeIdempotentResponseStmt *sql.Stmt
+	completeRefundStmt             *sql.Stmt
 	connectorStmt                  *sql.Stmt
 	connectorExistsStmt            *sql.Stmt
 	countTenantsStmt               *sql.Stmt
@@ -942,6 +999,7 @@ type Queries struct {
 	driverGroupStmt                *sql.Stmt
 	driverGroupExistsStmt          *sql.Stmt
 	duePaymentsStmt                *sql.Stmt
+	dueRefundsStmt                 *sql.Stmt
 	endSessionStmt                 *sql.Stmt
 	eventPositionStmt              *sql.Stmt
 	idempotentResponseStmt         *sql.Stmt
@@ -952,6 +1010,7 @@ type Queries struct {
 	insertLedgerPostingStmt        *sql.Stmt
 	insertPaymentStmt              *sql.Stmt
 	insertPaymentChangeStmt        *sql.Stmt
+	insertRefundStmt               *sql.Stmt
 	insertSampleStmt               *sql.Stmt
 	insertSessionStmt              *sql.Stmt
 	insertTariffVersionStmt        *sql.Stmt
@@ -979,12 +1038,16 @@ type Queries struct {
 	nextTransactionIDStmt          *sql.Stmt
 	openSessionsStmt               *sql.Stmt
 	paymentStmt                    *sql.Stmt
+	paymentByCDRStmt               *sql.Stmt
 	paymentBySessionStmt           *sql.Stmt
 	paymentChangesStmt             *sql.Stmt
 	paymentMethodStmt              *sql.Stmt
 	pendingEventsStmt              *sql.Stmt
+	refundStmt                     *sql.Stmt
+	refundedOrPendingStmt          *sql.Stmt
 	releaseIdempotencyKeyStmt      *sql.Stmt
 	retryPaymentStmt               *sql.Stmt
+	retryRefundStmt                *sql.Stmt
 	samplesStmt                    *sql.Stmt
 	saveIdempotentResponseStmt     *sql.Stmt
 	sessionStmt                    *sql.Stmt
@@ -1035,6 +1098,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		cDRStmt:                        q.cDRStmt,
 		cDRBySessionStmt:               q.cDRBySessionStmt,
 		completeIdempotentResponseStmt: q.completeIdempotentResponseStmt,
+		completeRefundStmt:             q.completeRefundStmt,
 		connectorStmt:                  q.connectorStmt,
 		connectorExistsStmt:            q.connectorExistsStmt,
 		countTenantsStmt:               q.countTenantsStmt,
@@ -1054,6 +1118,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		driverGroupStmt:                q.driverGroupStmt,
 		driverGroupExistsStmt:          q.driverGroupExistsStmt,
 		duePaymentsStmt:                q.duePaymentsStmt,
+		dueRefundsStmt:                 q.dueRefundsStmt,
 		endSessionStmt:                 q.endSessionStmt,
 		eventPositionStmt:              q.eventPositionStmt,
 		idempotentResponseStmt:         q.idempotentResponseStmt,
@@ -1064,6 +1129,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertLedgerPostingStmt:        q.insertLedgerPostingStmt,
 		insertPaymentStmt:              q.insertPaymentStmt,
 		insertPaymentChangeStmt:        q.insertPaymentChangeStmt,
+		insertRefundStmt:               q.insertRefundStmt,
 		insertSampleStmt:               q.insertSampleStmt,
 		insertSessionStmt:              q.insertSessionStmt,
 		insertTariffVersionStmt:        q.insertTariffVersionStmt,
@@ -1091,12 +1157,16 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		nextTransactionIDStmt:          q.nextTransactionIDStmt,
 		openSessionsStmt:               q.openSessionsStmt,
 		paymentStmt:                    q.paymentStmt,
+		paymentByCDRStmt:               q.paymentByCDRStmt,
 		paymentBySessionStmt:           q.paymentBySessionStmt,
 		paymentChangesStmt:             q.paymentChangesStmt,
 		paymentMethodStmt:              q.paymentMethodStmt,
 		pendingEventsStmt:              q.pendingEventsStmt,
+		refundStmt:                     q.refundStmt,
+		refundedOrPendingStmt:          q.refundedOrPendingStmt,
 		releaseIdempotencyKeyStmt:      q.releaseIdempotencyKeyStmt,
 		retryPaymentStmt:               q.retryPaymentStmt,
+		retryRefundStmt:                q.retryRefundStmt,
 		samplesStmt:                    q.samplesStmt,
 		saveIdempotentResponseStmt:     q.saveIdempotentResponseStmt,
 		sessionStmt:                    q.sessionStmt,

@@ -163,6 +163,22 @@ type PaymentChange struct {
 	At        int64
 }
 
+type Refund struct {
+	TenantID      string
+	ID            string
+	PaymentID     string
+	CdrID         string
+	Amount        int64
+	Reason        string
+	State         string
+	Reference     string
+	FailureCode   string
+	Attempts      int64
+	NextAttemptAt int64
+	CreatedAt     int64
+	UpdatedAt     int64
+}
+
 type Session struct {
 	TenantID         string
 	ID               string

@@ -10,6 +10,49 @@ import (
 	"database/sql"
 )
 
+const completeRefund = `-- name: CompleteRefund :one
+UPDATE refunds SET state = ?, reference = ?, failure_code = ?, attempts = 0, updated_at = ?
+WHERE tenant_id = ? AND id = ? AND state = 'pending'
+RETURNING tenant_id, id, payment_id, cdr_id, amount, reason, state, reference, failure_code, attempts, next_attempt_at, created_at, updated_at
+`
+
+type CompleteRefundParams struct {
+	State       string
+	Reference   string
+	FailureCode string
+	UpdatedAt   int64
+	TenantID    string
+	ID          string
+}
+
+func (q *Queries) CompleteRefund(ctx context.Context, arg CompleteRefundParams) (Refund, error) {
+	row := q.queryRow(ctx, q.completeRefundStmt, completeRefund,
+		arg.State,
+		arg.Reference,
+		arg.FailureCode,
+		arg.UpdatedAt,
+		arg.TenantID,
+		arg.ID,
+	)
+	var i Refund
+	err := row.Scan(
+		&i.TenantID,
+		&i.ID,
+		&i.PaymentID,
+		&i.CdrID,
+		&i.Amount,
+		&i.Reason,
+		&i.State,
+		&i.Reference,
+		&i.FailureCode,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const duePayments = `-- name: DuePayments :many
 SELECT tenant_id, id, session_id, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments
 WHERE state IN ('hold_pending', 'capture_pending', 'release_pending') AND next_attempt_at <= ?
@@ -53,6 +96,52 @@ func (q *Queries) DuePayments(ctx context.Context, arg DuePaymentsParams) ([]Pay
 			&i.Attempts,
 			&i.NextAttemptAt,
 			&i.HoldExpiresAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const dueRefunds = `-- name: DueRefunds :many
+SELECT tenant_id, id, payment_id, cdr_id, amount, reason, state, reference, failure_code, attempts, next_attempt_at, created_at, updated_at FROM refunds WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?
+`
+
+type DueRefundsParams struct {
+	NextAttemptAt int64
+	Limit         int64
+}
+
+func (q *Queries) DueRefunds(ctx context.Context, arg DueRefundsParams) ([]Refund, error) {
+	rows, err := q.query(ctx, q.dueRefundsStmt, dueRefunds, arg.NextAttemptAt, arg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Refund
+	for rows.Next() {
+		var i Refund
+		if err := rows.Scan(
+			&i.TenantID,
+			&i.ID,
+			&i.PaymentID,
+			&i.CdrID,
+			&i.Amount,
+			&i.Reason,
+			&i.State,
+			&i.Reference,
+			&i.FailureCode,
+			&i.Attempts,
+			&i.NextAttemptAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 		); err != nil {
@@ -184,6 +273,56 @@ func (q *Queries) InsertPaymentChange(ctx context.Context, arg InsertPaymentChan
 	return err
 }
 
+const insertRefund = `-- name: InsertRefund :one
+INSERT INTO refunds (tenant_id, id, payment_id, cdr_id, amount, reason, state, reference, failure_code,
+    attempts, next_attempt_at, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, 'pending', '', '', 0, ?, ?, ?)
+RETURNING tenant_id, id, payment_id, cdr_id, amount, reason, state, reference, failure_code, attempts, next_attempt_at, created_at, updated_at
+`
+
+type InsertRefundParams struct {
+	TenantID      string
+	ID            string
+	PaymentID     string
+	CdrID         string
+	Amount        int64
+	Reason        string
+	NextAttemptAt int64
+	CreatedAt     int64
+	UpdatedAt     int64
+}
+
+func (q *Queries) InsertRefund(ctx context.Context, arg InsertRefundParams) (Refund, error) {
+	row := q.queryRow(ctx, q.insertRefundStmt, insertRefund,
+		arg.TenantID,
+		arg.ID,
+		arg.PaymentID,
+		arg.CdrID,
+		arg.Amount,
+		arg.Reason,
+		arg.NextAttemptAt,
+		arg.CreatedAt,
+		arg.UpdatedAt,
+	)
+	var i Refund
+	err := row.Scan(
+		&i.TenantID,
+		&i.ID,
+		&i.PaymentID,
+		&i.CdrID,
+		&i.Amount,
+		&i.Reason,
+		&i.State,
+		&i.Reference,
+		&i.FailureCode,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const payment = `-- name: Payment :one
 SELECT tenant_id, id, session_id, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments WHERE tenant_id = ? AND id = ?
 `
@@ -195,6 +334,46 @@ type PaymentParams struct {
 
 func (q *Queries) Payment(ctx context.Context, arg PaymentParams) (Payment, error) {
 	row := q.queryRow(ctx, q.paymentStmt, payment, arg.TenantID, arg.ID)
+	var i Payment
+	err := row.Scan(
+		&i.TenantID,
+		&i.ID,
+		&i.SessionID,
+		&i.DriverID,
+		&i.SiteID,
+		&i.Gateway,
+		&i.PaymentMethod,
+		&i.Customer,
+		&i.Reference,
+		&i.Currency,
+		&i.HoldAmount,
+		&i.CaptureAmount,
+		&i.CaptureNet,
+		&i.Captured,
+		&i.Refunded,
+		&i.State,
+		&i.FailureCode,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.HoldExpiresAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const paymentByCDR = `-- name: PaymentByCDR :one
+SELECT p.tenant_id, p.id, p.session_id, p.driver_id, p.site_id, p.gateway, p.payment_method, p.customer, p.reference, p.currency, p.hold_amount, p.capture_amount, p.capture_net, p.captured, p.refunded, p.state, p.failure_code, p.attempts, p.next_attempt_at, p.hold_expires_at, p.created_at, p.updated_at FROM payments p JOIN cdrs c ON c.tenant_id = p.tenant_id AND c.session_id = p.session_id
+WHERE c.tenant_id = ? AND c.id = ?
+`
+
+type PaymentByCDRParams struct {
+	TenantID string
+	ID       string
+}
+
+func (q *Queries) PaymentByCDR(ctx context.Context, arg PaymentByCDRParams) (Payment, error) {
+	row := q.queryRow(ctx, q.paymentByCDRStmt, paymentByCDR, arg.TenantID, arg.ID)
 	var i Payment
 	err := row.Scan(
 		&i.TenantID,
@@ -326,6 +505,54 @@ func (q *Queries) PaymentMethod(ctx context.Context, arg PaymentMethodParams) (D
 	return i, err
 }
 
+const refund = `-- name: Refund :one
+SELECT tenant_id, id, payment_id, cdr_id, amount, reason, state, reference, failure_code, attempts, next_attempt_at, created_at, updated_at FROM refunds WHERE tenant_id = ? AND id = ?
+`
+
+type RefundParams struct {
+	TenantID string
+	ID       string
+}
+
+func (q *Queries) Refund(ctx context.Context, arg RefundParams) (Refund, error) {
+	row := q.queryRow(ctx, q.refundStmt, refund, arg.TenantID, arg.ID)
+	var i Refund
+	err := row.Scan(
+		&i.TenantID,
+		&i.ID,
+		&i.PaymentID,
+		&i.CdrID,
+		&i.Amount,
+		&i.Reason,
+		&i.State,
+		&i.Reference,
+		&i.FailureCode,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const refundedOrPending = `-- name: RefundedOrPending :one
+SELECT CAST(COALESCE(sum(amount), 0) AS INTEGER) FROM refunds WHERE tenant_id = ? AND payment_id = ? AND state <> 'failed'
+`
+
+type RefundedOrPendingParams struct {
+	TenantID  string
+	PaymentID string
+}
+
+// RefundedOrPending sums a payment's refunds that have not failed: what
+// is given back or on its way.
+func (q *Queries) RefundedOrPending(ctx context.Context, arg RefundedOrPendingParams) (int64, error) {
+	row := q.queryRow(ctx, q.refundedOrPendingStmt, refundedOrPending, arg.TenantID, arg.PaymentID)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const retryPayment = `-- name: RetryPayment :execrows
 UPDATE payments SET attempts = ?, next_attempt_at = ?, updated_at = ?
 WHERE tenant_id = ? AND id = ?
@@ -341,6 +568,33 @@ type RetryPaymentParams struct {
 
 func (q *Queries) RetryPayment(ctx context.Context, arg RetryPaymentParams) (int64, error) {
 	result, err := q.exec(ctx, q.retryPaymentStmt, retryPayment,
+		arg.Attempts,
+		arg.NextAttemptAt,
+		arg.UpdatedAt,
+		arg.TenantID,
+		arg.ID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const retryRefund = `-- name: RetryRefund :execrows
+UPDATE refunds SET attempts = ?, next_attempt_at = ?, updated_at = ?
+WHERE tenant_id = ? AND id = ? AND state = 'pending'
+`
+
+type RetryRefundParams struct {
+	Attempts      int64
+	NextAttemptAt int64
+	UpdatedAt     int64
+	TenantID      string
+	ID            string
+}
+
+func (q *Queries) RetryRefund(ctx context.Context, arg RetryRefundParams) (int64, error) {
+	result, err := q.exec(ctx, q.retryRefundStmt, retryRefund,
 		arg.Attempts,
 		arg.NextAttemptAt,
 		arg.UpdatedAt,

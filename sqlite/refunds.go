@@ -1,0 +1,152 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/evbill/evbill"
+	"github.com/evbill/evbill/sqlite/internal/db"
+)
+
+var _ evbill.RefundStore = (*Store)(nil)
+
+func refund(r db.Refund) evbill.Refund {
+	return evbill.Refund{ID: r.ID, TenantID: r.TenantID, PaymentID: r.PaymentID, CDRID: r.CdrID, Amount: r.Amount,
+		Reason: r.Reason, State: r.State, Reference: r.Reference, FailureCode: r.FailureCode, Attempts: int(r.Attempts),
+		NextAttemptAt: fromMicros(r.NextAttemptAt), CreatedAt: fromMicros(r.CreatedAt), UpdatedAt: fromMicros(r.UpdatedAt)}
+}
+
+// CreateRefund stores a pending refund of a CDR's captured card payment;
+// the write lock held by the transaction keeps two refunds from both
+// fitting in what is left.
+func (s *Store) CreateRefund(ctx context.Context, r *evbill.Refund) error {
+	if err := required("tenant_id", r.TenantID, "cdr_id", r.CDRID); err != nil {
+		return err
+	}
+	if r.Amount <= 0 {
+		return evbill.Errorf(evbill.EINVALID, "a refund's amount must be positive, not %d", r.Amount)
+	}
+	return s.tx(ctx, func(q *db.Queries) error {
+		p, err := q.PaymentByCDR(ctx, db.PaymentByCDRParams{TenantID: r.TenantID, ID: r.CDRID})
+		if errors.Is(err, sql.ErrNoRows) {
+			return evbill.Errorf(evbill.EINVALID, "CDR %q was not paid by card through evbill: there is nothing to refund through a gateway", r.CDRID)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: payment of CDR %q: %w", r.CDRID, err)
+		}
+		if p.State != evbill.PaymentCaptured && p.State != evbill.PaymentPartiallyRefunded {
+			return evbill.Errorf(evbill.EINVALID, "the payment of CDR %q is %s: only a captured payment is refunded", r.CDRID, p.State)
+		}
+		given, err := q.RefundedOrPending(ctx, db.RefundedOrPendingParams{TenantID: r.TenantID, PaymentID: p.ID})
+		if err != nil {
+			return fmt.Errorf("sqlite: refunds of payment %q: %w", p.ID, err)
+		}
+		if given+r.Amount > p.Captured {
+			return evbill.Errorf(evbill.ECONFLICT, "a refund of %d would exceed the capture of %d: %d is refunded or being refunded", r.Amount, p.Captured, given)
+		}
+		at := now()
+		row, err := q.InsertRefund(ctx, db.InsertRefundParams{TenantID: r.TenantID, ID: evbill.NewID(evbill.PrefixRefund),
+			PaymentID: p.ID, CdrID: r.CDRID, Amount: r.Amount, Reason: r.Reason, NextAttemptAt: at.UnixMicro(),
+			CreatedAt: at.UnixMicro(), UpdatedAt: at.UnixMicro()})
+		if err != nil {
+			return writeErr(ctx, q, "create refund", err, nil, nil)
+		}
+		*r = refund(row)
+		return nil
+	})
+}
+
+// Refund returns one of the tenant's refunds.
+func (s *Store) Refund(ctx context.Context, tenantID, id string) (evbill.Refund, error) {
+	r, err := s.r.Refund(ctx, db.RefundParams{TenantID: tenantID, ID: id})
+	if err != nil {
+		return evbill.Refund{}, readErr(err, "refund", id)
+	}
+	return refund(r), nil
+}
+
+// DueRefunds returns pending refunds whose next attempt is due.
+func (s *Store) DueRefunds(ctx context.Context, at time.Time, limit int) ([]evbill.Refund, error) {
+	rows, err := s.r.DueRefunds(ctx, db.DueRefundsParams{NextAttemptAt: at.UnixMicro(), Limit: int64(limit)})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: due refunds: %w", err)
+	}
+	out := make([]evbill.Refund, len(rows))
+	for i, r := range rows {
+		out[i] = refund(r)
+	}
+	return out, nil
+}
+
+// CompleteRefund records the gateway's answer to a pending refund; a
+// success moves the payment and posts entry in the same transaction.
+func (s *Store) CompleteRefund(ctx context.Context, r *evbill.Refund, entry *evbill.LedgerEntry) error {
+	if err := evbill.CheckRefundEnd(r, entry); err != nil {
+		return err
+	}
+	return s.tx(ctx, func(q *db.Queries) error {
+		at := now()
+		row, err := q.CompleteRefund(ctx, db.CompleteRefundParams{State: r.State, Reference: r.Reference, FailureCode: r.FailureCode,
+			UpdatedAt: at.UnixMicro(), TenantID: r.TenantID, ID: r.ID})
+		if errors.Is(err, sql.ErrNoRows) {
+			if _, err := q.Refund(ctx, db.RefundParams{TenantID: r.TenantID, ID: r.ID}); err != nil {
+				return readErr(err, "refund", r.ID)
+			}
+			return evbill.Errorf(evbill.ECONFLICT, "refund %q is no longer pending", r.ID)
+		}
+		if err != nil {
+			return writeErr(ctx, q, "complete refund", err, nil, nil)
+		}
+		if r.State == evbill.RefundSucceeded {
+			pr, err := q.Payment(ctx, db.PaymentParams{TenantID: r.TenantID, ID: row.PaymentID})
+			if err != nil {
+				return readErr(err, "payment", row.PaymentID)
+			}
+			p := payment(pr)
+			from := p.State
+			p.Refunded += row.Amount
+			p.State = evbill.PaymentPartiallyRefunded
+			if p.Refunded == p.Captured {
+				p.State = evbill.PaymentRefunded
+			}
+			if err := evbill.PaymentTransition(from, p.State); err != nil {
+				return err
+			}
+			pr, err = q.UpdatePayment(ctx, db.UpdatePaymentParams{
+				Reference: p.Reference, HoldAmount: p.HoldAmount, CaptureAmount: p.CaptureAmount, CaptureNet: p.CaptureNet,
+				Captured: p.Captured, Refunded: p.Refunded, State: p.State, FailureCode: p.FailureCode,
+				Attempts: int64(p.Attempts), NextAttemptAt: p.NextAttemptAt.UnixMicro(),
+				HoldExpiresAt: nullMicros(p.HoldExpiresAt), UpdatedAt: at.UnixMicro(),
+				TenantID: p.TenantID, ID: p.ID, FromState: from,
+			})
+			if err != nil {
+				return writeErr(ctx, q, "refund payment", err, nil, nil)
+			}
+			np := payment(pr)
+			if err := logChange(ctx, q, &np, from, "refund "+r.ID); err != nil {
+				return err
+			}
+			if err := postEntry(ctx, q, entry); err != nil {
+				return err
+			}
+		}
+		*r = refund(row)
+		return nil
+	})
+}
+
+// RetryRefund records an attempt without an answer and the next one.
+func (s *Store) RetryRefund(ctx context.Context, tenantID, id string, attempts int, next time.Time) error {
+	n, err := s.w.RetryRefund(ctx, db.RetryRefundParams{Attempts: int64(attempts), NextAttemptAt: normalize(next).UnixMicro(),
+		UpdatedAt: now().UnixMicro(), TenantID: tenantID, ID: id})
+	if err != nil {
+		return fmt.Errorf("sqlite: retry refund: %w", err)
+	}
+	if n == 0 {
+		return evbill.Errorf(evbill.ENOTFOUND, "no pending refund %q", id)
+	}
+	return nil
+}
