@@ -157,6 +157,7 @@ func New(cfg Config) (http.Handler, error) {
 	s.registerLedger()
 	s.registerPayments()
 	s.registerPaymentMethods()
+	s.registerRefunds()
 	return s, nil
 }
 

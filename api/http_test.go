@@ -296,6 +296,7 @@ func TestOpenAPI(t *testing.T) {
 		"/api/v1/ledger/accounts": {"get"}, "/api/v1/ledger/entries": {"get"}, "/api/v1/ledger/trial-balance": {"get"},
 		"/api/v1/payments/{id}": {"get"}, "/api/v1/sessions/{id}/payment": {"get"},
 		"/api/v1/drivers/{id}/payment-method": {"get", "put"},
+		"/api/v1/cdrs/{id}/refunds":           {"post"}, "/api/v1/refunds/{id}": {"get"},
 	}
 	for path, methods := range want {
 		for _, m := range methods {

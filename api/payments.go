@@ -86,3 +86,62 @@ func (s *server) registerPayments() {
 			return s.paymentOut(ctx, p)
 		})
 }
+
+// RefundOut is a refund of a captured card payment: a credit note on its
+// CDR, given back through the gateway by the payment worker.
+type RefundOut struct {
+	ID          string    `json:"id"`
+	CDRID       string    `json:"cdr_id"`
+	PaymentID   string    `json:"payment_id"`
+	Amount      int64     `json:"amount" doc:"Minor units of the payment's currency."`
+	Reason      string    `json:"reason,omitempty"`
+	State       string    `json:"state" enum:"pending,succeeded,failed" doc:"pending until the gateway has answered."`
+	Reference   string    `json:"reference,omitempty" doc:"The gateway's reference to the refund."`
+	FailureCode string    `json:"failure_code,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+func refundOut(r evbill.Refund) RefundOut {
+	return RefundOut{ID: r.ID, CDRID: r.CDRID, PaymentID: r.PaymentID, Amount: r.Amount, Reason: r.Reason, State: r.State,
+		Reference: r.Reference, FailureCode: r.FailureCode, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}
+}
+
+func (s *server) registerRefunds() {
+	if s.payments == nil || s.sessions == nil {
+		return
+	}
+	register(s, huma.Operation{OperationID: "create-refund", Method: http.MethodPost, Path: Prefix + "/cdrs/{id}/refunds",
+		Summary: "Refund part or all of a CDR paid by card",
+		Description: "Records the refund at once (state pending) and gives the money back through the gateway shortly after; " +
+			"its ledger entry returns net and VAT in the charge's proportion. Refunds never exceed what was captured.",
+		DefaultStatus: http.StatusAccepted, Tags: []string{"Payments"},
+		Errors: []int{http.StatusNotFound, http.StatusConflict}}, auth.Refund,
+		func(ctx context.Context, in *struct {
+			ID   string `path:"id" maxLength:"64" doc:"The CDR's ID."`
+			Body struct {
+				Amount int64  `json:"amount" minimum:"1" doc:"Minor units of the CDR's currency."`
+				Reason string `json:"reason,omitempty" maxLength:"500"`
+			}
+		}) (*out[RefundOut], error) {
+			if _, err := s.sessions.CDR(ctx, tenantOf(ctx), in.ID); err != nil {
+				return nil, err
+			}
+			r := evbill.Refund{TenantID: tenantOf(ctx), CDRID: in.ID, Amount: in.Body.Amount, Reason: in.Body.Reason}
+			if err := s.payments.CreateRefund(ctx, &r); err != nil {
+				return nil, err
+			}
+			return &out[RefundOut]{refundOut(r)}, nil
+		})
+	register(s, huma.Operation{OperationID: "get-refund", Method: http.MethodGet, Path: Prefix + "/refunds/{id}",
+		Summary: "Get a refund", Tags: []string{"Payments"}, Errors: []int{http.StatusNotFound}}, auth.Read,
+		func(ctx context.Context, in *struct {
+			ID string `path:"id" maxLength:"64" doc:"The record's ID."`
+		}) (*out[RefundOut], error) {
+			r, err := s.payments.Refund(ctx, tenantOf(ctx), in.ID)
+			if err != nil {
+				return nil, err
+			}
+			return &out[RefundOut]{refundOut(r)}, nil
+		})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/evbill/evbill"
 	"github.com/evbill/evbill/payment"
@@ -68,6 +69,66 @@ func TestPaymentMethodRoutes(t *testing.T) {
 		other.admin.do(http.MethodPut, path, map[string]any{"pay_by": "wallet"}).problem(t, http.StatusNotFound, "not-found")
 		if got := tn.readonly.do(http.MethodGet, path, nil).must(t, http.StatusOK); got["card"] != "pm_card_visa" {
 			t.Errorf("after the refusals: %v", got)
+		}
+	})
+}
+
+// TestRefundRoute: finance and admins refund a captured CDR, the others
+// may not; the worker gives the money back; more than was captured is a
+// conflict.
+func TestRefundRoute(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		ps := e.store.(evbill.PaymentStore)
+		ss := e.store.(evbill.SessionStore)
+		tn := e.newTenant()
+		site := tn.admin.do(http.MethodPost, "/api/v1/sites", map[string]any{"name": "p", "country": "NL", "time_zone": "UTC"}).must(t, http.StatusCreated)["id"].(string)
+		st := evbill.Station{TenantID: tn.id, SiteID: site, ChargePointID: evbill.NewID("CP")}
+		if err := e.store.CreateStation(ctx, &st); err != nil {
+			t.Fatal(err)
+		}
+		sess := evbill.Session{TenantID: tn.id, StationID: st.ID, ConnectorNumber: 1, IDTag: "T", MeterStartWh: "0", StartedAt: time.Now().Add(-time.Hour)}
+		if _, err := ss.StartSession(ctx, &sess); err != nil {
+			t.Fatal(err)
+		}
+		p := evbill.Payment{TenantID: tn.id, SessionID: sess.ID, SiteID: site, Gateway: "sandbox", PaymentMethod: sandbox.CardSucceeds, Currency: "EUR", HoldAmount: 5000}
+		if err := ps.CreatePayment(ctx, &p); err != nil {
+			t.Fatal(err)
+		}
+		sbx, _ := sandbox.New(sandbox.Config{})
+		w := &payment.Worker{Store: ps, Gateways: map[string]evbill.Gateway{"sandbox": sbx}}
+		round := func() {
+			t.Helper()
+			if _, err := w.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		round()
+		stop := time.Now()
+		sess.MeterStopWh, sess.StoppedAt, sess.State = "5000", &stop, evbill.SessionEnded
+		c := &evbill.CDR{Currency: "EUR", TotalExclVAT: "10.0000", TotalInclVAT: "12.1000", AmountMinor: 1210, Document: []byte(`{}`), Breakdown: []byte(`[]`)}
+		if err := ss.EndSession(ctx, &sess, c, nil); err != nil {
+			t.Fatal(err)
+		}
+		round()
+		round()
+		path := "/api/v1/cdrs/" + c.ID + "/refunds"
+		body := map[string]any{"amount": 210, "reason": "slow charging"}
+		tn.operator.do(http.MethodPost, path, body).problem(t, http.StatusForbidden, "forbidden")
+		tn.readonly.do(http.MethodPost, path, body).problem(t, http.StatusForbidden, "forbidden")
+		r := tn.finance.do(http.MethodPost, path, body).must(t, http.StatusAccepted)
+		if r["state"] != evbill.RefundPending || r["amount"] != 210.0 {
+			t.Fatalf("refund: %v", r)
+		}
+		tn.admin.do(http.MethodPost, path, map[string]any{"amount": 1001}).problem(t, http.StatusConflict, "conflict")
+		tn.admin.do(http.MethodPost, "/api/v1/cdrs/cdr_nope/refunds", body).problem(t, http.StatusNotFound, "not-found")
+		round()
+		got := tn.readonly.do(http.MethodGet, "/api/v1/refunds/"+r["id"].(string), nil).must(t, http.StatusOK)
+		if got["state"] != evbill.RefundSucceeded {
+			t.Errorf("after the worker: %v", got)
+		}
+		if pay := tn.readonly.do(http.MethodGet, "/api/v1/payments/"+p.ID, nil).must(t, http.StatusOK); pay["refunded"] != 210.0 || pay["state"] != evbill.PaymentPartiallyRefunded {
+			t.Errorf("payment after the refund: %v", pay)
 		}
 	})
 }

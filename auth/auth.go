@@ -170,6 +170,9 @@ const (
 	// chargers register themselves: they decide who may connect, so they
 	// are for admins alone.
 	Configure
+	// Refund covers giving money back (refunds, credit notes): a finance
+	// decision, for finance keys and admins, not for operators.
+	Refund
 )
 
 // String names the action for error messages.
@@ -183,21 +186,25 @@ func (a Action) String() string {
 		return "manage API keys"
 	case Configure:
 		return "configure the tenant"
+	case Refund:
+		return "refund"
 	}
 	return "unknown action " + strconv.Itoa(int(a))
 }
 
 // Allowed reports whether a key with the role may perform the action:
-// readonly and finance keys only read (finance gains refunds and invoices
-// when those exist), operators read and write everything except API keys,
+// readonly keys only read; finance keys read and refund; operators read
+// and write everything except API keys, tenant settings and refunds;
 // admins do everything. An unknown role may do nothing.
 func Allowed(role evbill.Role, a Action) bool {
 	switch role {
 	case evbill.RoleAdmin:
-		return a == Read || a == Write || a == ManageKeys || a == Configure
+		return a == Read || a == Write || a == ManageKeys || a == Configure || a == Refund
 	case evbill.RoleOperator:
 		return a == Read || a == Write
-	case evbill.RoleFinance, evbill.RoleReadonly:
+	case evbill.RoleFinance:
+		return a == Read || a == Refund
+	case evbill.RoleReadonly:
 		return a == Read
 	}
 	return false

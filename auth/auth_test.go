@@ -110,13 +110,13 @@ func TestVerifyPasswordRejectsGarbage(t *testing.T) {
 }
 
 func TestAllowed(t *testing.T) {
-	want := map[evbill.Role][4]bool{ // Read, Write, ManageKeys, Configure
-		evbill.RoleAdmin:    {true, true, true, true},
-		evbill.RoleOperator: {true, true, false, false},
-		evbill.RoleFinance:  {true, false, false, false},
-		evbill.RoleReadonly: {true, false, false, false},
-		"":                  {false, false, false, false},
-		"root":              {false, false, false, false},
+	want := map[evbill.Role][5]bool{ // Read, Write, ManageKeys, Configure, Refund
+		evbill.RoleAdmin:    {true, true, true, true, true},
+		evbill.RoleOperator: {true, true, false, false, false},
+		evbill.RoleFinance:  {true, false, false, false, true},
+		evbill.RoleReadonly: {true, false, false, false, false},
+		"":                  {false, false, false, false, false},
+		"root":              {false, false, false, false, false},
 	}
 	for role, w := range want {
 		for a, ok := range w {
