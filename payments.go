@@ -260,6 +260,7 @@ type PaymentChange struct {
 // the ones in a pending state that are due.
 type PaymentStore interface {
 	RefundStore
+	GatewayEventStore
 	// CreatePayment stores a new payment in state hold_pending, due now.
 	// ECONFLICT when the session already has one.
 	CreatePayment(ctx context.Context, p *Payment) error
@@ -402,4 +403,17 @@ func CheckRefundEnd(r *Refund, entry *LedgerEntry) error {
 		return nil
 	}
 	return Errorf(EINVALID, "a refund ends succeeded or failed, not %q", r.State)
+}
+
+// GatewayEventStore records verified gateway notifications, each once.
+type GatewayEventStore interface {
+	// PaymentByReference finds the payment, of any tenant, that gateway
+	// knows by reference; ENOTFOUND when none.
+	PaymentByReference(ctx context.Context, gateway, reference string) (Payment, error)
+	// RecordGatewayEvent stores ev for the payment p and, in the same
+	// transaction, applies what it means: when p.State differs from from,
+	// the payment's transition (checked as in TransitionPayment), and the
+	// ledger entry when not nil. ECONFLICT with nothing changed when the
+	// gateway's event was already recorded: a repeated delivery.
+	RecordGatewayEvent(ctx context.Context, gateway string, ev GatewayEvent, p *Payment, from, reason string, entry *LedgerEntry) error
 }

@@ -101,6 +101,14 @@ func (s *Store) DuePayments(ctx context.Context, at time.Time, limit int) ([]evb
 // TransitionPayment moves a payment from state from to p.State with its
 // log line and ledger entry, all or nothing.
 func (s *Store) TransitionPayment(ctx context.Context, p *evbill.Payment, from, reason string, entry *evbill.LedgerEntry) error {
+	if err := checkTransition(p, from, entry); err != nil {
+		return err
+	}
+	return s.tx(ctx, func(q *db.Queries) error { return transition(ctx, q, p, from, reason, entry) })
+}
+
+// checkTransition is what TransitionPayment checks before the database.
+func checkTransition(p *evbill.Payment, from string, entry *evbill.LedgerEntry) error {
 	if err := evbill.PaymentTransition(from, p.State); err != nil {
 		return err
 	}
@@ -112,35 +120,77 @@ func (s *Store) TransitionPayment(ctx context.Context, p *evbill.Payment, from, 
 			return evbill.Errorf(evbill.EINVALID, "the ledger entry of payment %q is another tenant's", p.ID)
 		}
 	}
-	updated := now()
-	return s.tx(ctx, func(q *db.Queries) error {
-		r, err := q.UpdatePayment(ctx, db.UpdatePaymentParams{
-			Reference: p.Reference, HoldAmount: p.HoldAmount, CaptureAmount: p.CaptureAmount, CaptureNet: p.CaptureNet,
-			Captured: p.Captured, Refunded: p.Refunded, State: p.State, FailureCode: p.FailureCode,
-			Attempts: int32(p.Attempts), NextAttemptAt: p.NextAttemptAt.UTC().Truncate(time.Microsecond),
-			HoldExpiresAt: normTime(p.HoldExpiresAt), UpdatedAt: updated,
-			TenantID: p.TenantID, ID: p.ID, FromState: from,
-		})
-		if errors.Is(err, pgx.ErrNoRows) {
-			cur, rerr := q.Payment(ctx, db.PaymentParams{TenantID: p.TenantID, ID: p.ID})
-			if rerr != nil {
-				return readErr(rerr, "payment", p.ID)
-			}
-			return evbill.Errorf(evbill.ECONFLICT, "payment %q is %s, not %s: it was moved meanwhile", p.ID, cur.State, from)
+	return nil
+}
+
+// transition makes a checked transition inside the caller's transaction.
+func transition(ctx context.Context, q *db.Queries, p *evbill.Payment, from, reason string, entry *evbill.LedgerEntry) error {
+	r, err := q.UpdatePayment(ctx, db.UpdatePaymentParams{
+		Reference: p.Reference, HoldAmount: p.HoldAmount, CaptureAmount: p.CaptureAmount, CaptureNet: p.CaptureNet,
+		Captured: p.Captured, Refunded: p.Refunded, State: p.State, FailureCode: p.FailureCode,
+		Attempts: int32(p.Attempts), NextAttemptAt: p.NextAttemptAt.UTC().Truncate(time.Microsecond),
+		HoldExpiresAt: normTime(p.HoldExpiresAt), UpdatedAt: now(),
+		TenantID: p.TenantID, ID: p.ID, FromState: from,
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		cur, rerr := q.Payment(ctx, db.PaymentParams{TenantID: p.TenantID, ID: p.ID})
+		if rerr != nil {
+			return readErr(rerr, "payment", p.ID)
 		}
-		if err != nil {
-			return writeErr("update payment", err, nil, nil)
-		}
-		np := payment(r)
-		if err := logChange(ctx, q, &np, from, reason); err != nil {
+		return evbill.Errorf(evbill.ECONFLICT, "payment %q is %s, not %s: it was moved meanwhile", p.ID, cur.State, from)
+	}
+	if err != nil {
+		return writeErr("update payment", err, nil, nil)
+	}
+	np := payment(r)
+	if err := logChange(ctx, q, &np, from, reason); err != nil {
+		return err
+	}
+	if entry != nil {
+		if err := postEntry(ctx, q, entry); err != nil {
 			return err
 		}
-		if entry != nil {
-			if err := postEntry(ctx, q, entry); err != nil {
-				return err
-			}
+	}
+	*p = np
+	return nil
+}
+
+// PaymentByReference finds the payment a gateway knows by reference.
+func (s *Store) PaymentByReference(ctx context.Context, gateway, reference string) (evbill.Payment, error) {
+	r, err := s.q.PaymentByReference(ctx, db.PaymentByReferenceParams{Gateway: gateway, Reference: reference})
+	if err != nil {
+		return evbill.Payment{}, readErr(err, "payment of gateway reference", reference)
+	}
+	return payment(r), nil
+}
+
+// RecordGatewayEvent stores a gateway's event once, with what it changes.
+func (s *Store) RecordGatewayEvent(ctx context.Context, gateway string, ev evbill.GatewayEvent, p *evbill.Payment, from, reason string, entry *evbill.LedgerEntry) error {
+	moves := p.State != from
+	if moves {
+		if err := checkTransition(p, from, entry); err != nil {
+			return err
 		}
-		*p = np
+	} else if entry != nil {
+		if err := entry.Check(); err != nil {
+			return err
+		}
+	}
+	return s.tx(ctx, func(q *db.Queries) error {
+		n, err := q.InsertGatewayEvent(ctx, db.InsertGatewayEventParams{Gateway: gateway, EventID: ev.ID, TenantID: p.TenantID,
+			PaymentID: p.ID, Type: ev.Type, Body: ev.Raw, ReceivedAt: now()})
+		if err != nil {
+			return writeErr("record gateway event", err, nil, nil)
+		}
+		if n == 0 {
+			return evbill.Errorf(evbill.ECONFLICT, "%s event %q was already recorded", gateway, ev.ID)
+		}
+		if moves {
+			return transition(ctx, q, p, from, reason, entry)
+		}
+		if entry != nil {
+			return postEntry(ctx, q, entry)
+		}
 		return nil
 	})
 }

@@ -115,21 +115,7 @@ func (s *Store) CompleteRefund(ctx context.Context, r *evbill.Refund, entry *evb
 			if err := evbill.PaymentTransition(from, p.State); err != nil {
 				return err
 			}
-			pr, err = q.UpdatePayment(ctx, db.UpdatePaymentParams{
-				Reference: p.Reference, HoldAmount: p.HoldAmount, CaptureAmount: p.CaptureAmount, CaptureNet: p.CaptureNet,
-				Captured: p.Captured, Refunded: p.Refunded, State: p.State, FailureCode: p.FailureCode,
-				Attempts: int64(p.Attempts), NextAttemptAt: p.NextAttemptAt.UnixMicro(),
-				HoldExpiresAt: nullMicros(p.HoldExpiresAt), UpdatedAt: at.UnixMicro(),
-				TenantID: p.TenantID, ID: p.ID, FromState: from,
-			})
-			if err != nil {
-				return writeErr(ctx, q, "refund payment", err, nil, nil)
-			}
-			np := payment(pr)
-			if err := logChange(ctx, q, &np, from, "refund "+r.ID); err != nil {
-				return err
-			}
-			if err := postEntry(ctx, q, entry); err != nil {
+			if err := transition(ctx, q, &p, from, "refund "+r.ID, entry); err != nil {
 				return err
 			}
 		}

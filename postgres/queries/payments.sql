@@ -102,3 +102,12 @@ WHERE c.tenant_id = $1 AND c.id = $2 FOR UPDATE OF p;
 -- two refunds completing at once add their amounts one after the other.
 -- name: PaymentForUpdate :one
 SELECT * FROM payments WHERE tenant_id = $1 AND id = $2 FOR UPDATE;
+
+-- The condition is written as in payments_reference_idx.
+-- name: PaymentByReference :one
+SELECT * FROM payments WHERE gateway = $1 AND reference = $2 AND reference <> '';
+
+-- name: InsertGatewayEvent :execrows
+INSERT INTO gateway_events (gateway, event_id, tenant_id, payment_id, type, body, received_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (gateway, event_id) DO NOTHING;

@@ -112,7 +112,24 @@ CREATE TABLE refunds (
 CREATE INDEX refunds_payment_idx ON refunds (tenant_id, payment_id);
 CREATE INDEX refunds_due_idx ON refunds (next_attempt_at) WHERE state = 'pending';
 
+-- Verified gateway notifications, each recorded once: a repeated delivery
+-- finds its row and changes nothing.
+CREATE TABLE gateway_events (
+    gateway     text COLLATE "C" NOT NULL,
+    event_id    text COLLATE "C" NOT NULL,
+    tenant_id   text COLLATE "C" NOT NULL,
+    payment_id  text COLLATE "C" NOT NULL,
+    type        text             NOT NULL,
+    body        bytea            NOT NULL,
+    received_at timestamptz      NOT NULL,
+    CONSTRAINT gateway_events_pkey PRIMARY KEY (gateway, event_id),
+    CONSTRAINT gateway_events_payment_fkey FOREIGN KEY (tenant_id, payment_id) REFERENCES payments (tenant_id, id)
+);
+
+CREATE INDEX payments_reference_idx ON payments (gateway, reference) WHERE reference <> '';
+
 -- +goose Down
+DROP TABLE gateway_events;
 DROP TABLE refunds;
 DROP TABLE driver_payment_methods;
 DROP TABLE payment_changes;

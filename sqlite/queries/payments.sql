@@ -95,3 +95,12 @@ WHERE tenant_id = ? AND id = ? AND state = 'pending';
 -- name: PaymentByCDR :one
 SELECT p.* FROM payments p JOIN cdrs c ON c.tenant_id = p.tenant_id AND c.session_id = p.session_id
 WHERE c.tenant_id = ? AND c.id = ?;
+
+-- The condition is written as in payments_reference_idx.
+-- name: PaymentByReference :one
+SELECT * FROM payments WHERE gateway = ? AND reference = ? AND reference <> '';
+
+-- name: InsertGatewayEvent :execrows
+INSERT INTO gateway_events (gateway, event_id, tenant_id, payment_id, type, body, received_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (gateway, event_id) DO NOTHING;

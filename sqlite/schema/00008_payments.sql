@@ -106,7 +106,24 @@ CREATE TABLE refunds (
 CREATE INDEX refunds_payment_idx ON refunds (tenant_id, payment_id);
 CREATE INDEX refunds_due_idx ON refunds (next_attempt_at) WHERE state = 'pending';
 
+-- Verified gateway notifications, each recorded once: a repeated delivery
+-- finds its row and changes nothing.
+CREATE TABLE gateway_events (
+    gateway     TEXT    NOT NULL,
+    event_id    TEXT    NOT NULL,
+    tenant_id   TEXT    NOT NULL,
+    payment_id  TEXT    NOT NULL,
+    type        TEXT    NOT NULL,
+    body        BLOB    NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (gateway, event_id),
+    FOREIGN KEY (tenant_id, payment_id) REFERENCES payments (tenant_id, id)
+);
+
+CREATE INDEX payments_reference_idx ON payments (gateway, reference) WHERE reference <> '';
+
 -- +goose Down
+DROP TABLE gateway_events;
 DROP TABLE refunds;
 DROP TABLE driver_payment_methods;
 DROP TABLE payment_changes;

@@ -80,6 +80,16 @@ type Event struct {
 	CreatedAt time.Time
 }
 
+type GatewayEvent struct {
+	Gateway    string
+	EventID    string
+	TenantID   string
+	PaymentID  string
+	Type       string
+	Body       []byte
+	ReceivedAt time.Time
+}
+
 type IdempotentResponse struct {
 	TenantID    string
 	Key         string

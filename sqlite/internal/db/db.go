@@ -123,6 +123,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertEventStmt, err = db.PrepareContext(ctx, insertEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertEvent: %w", err)
 	}
+	if q.insertGatewayEventStmt, err = db.PrepareContext(ctx, insertGatewayEvent); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertGatewayEvent: %w", err)
+	}
 	if q.insertLedgerAccountStmt, err = db.PrepareContext(ctx, insertLedgerAccount); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertLedgerAccount: %w", err)
 	}
@@ -224,6 +227,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.paymentByCDRStmt, err = db.PrepareContext(ctx, paymentByCDR); err != nil {
 		return nil, fmt.Errorf("error preparing query PaymentByCDR: %w", err)
+	}
+	if q.paymentByReferenceStmt, err = db.PrepareContext(ctx, paymentByReference); err != nil {
+		return nil, fmt.Errorf("error preparing query PaymentByReference: %w", err)
 	}
 	if q.paymentBySessionStmt, err = db.PrepareContext(ctx, paymentBySession); err != nil {
 		return nil, fmt.Errorf("error preparing query PaymentBySession: %w", err)
@@ -533,6 +539,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertEventStmt: %w", cerr)
 		}
 	}
+	if q.insertGatewayEventStmt != nil {
+		if cerr := q.insertGatewayEventStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertGatewayEventStmt: %w", cerr)
+		}
+	}
 	if q.insertLedgerAccountStmt != nil {
 		if cerr := q.insertLedgerAccountStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertLedgerAccountStmt: %w", cerr)
@@ -701,6 +712,11 @@ func (q *Queries) Close() error {
 	if q.paymentByCDRStmt != nil {
 		if cerr := q.paymentByCDRStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing paymentByCDRStmt: %w", cerr)
+		}
+	}
+	if q.paymentByReferenceStmt != nil {
+		if cerr := q.paymentByReferenceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing paymentByReferenceStmt: %w", cerr)
 		}
 	}
 	if q.paymentBySessionStmt != nil {
@@ -1005,6 +1021,7 @@ type Queries struct {
 	idempotentResponseStmt         *sql.Stmt
 	insertCDRStmt                  *sql.Stmt
 	insertEventStmt                *sql.Stmt
+	insertGatewayEventStmt         *sql.Stmt
 	insertLedgerAccountStmt        *sql.Stmt
 	insertLedgerEntryStmt          *sql.Stmt
 	insertLedgerPostingStmt        *sql.Stmt
@@ -1039,6 +1056,7 @@ type Queries struct {
 	openSessionsStmt               *sql.Stmt
 	paymentStmt                    *sql.Stmt
 	paymentByCDRStmt               *sql.Stmt
+	paymentByReferenceStmt         *sql.Stmt
 	paymentBySessionStmt           *sql.Stmt
 	paymentChangesStmt             *sql.Stmt
 	paymentMethodStmt              *sql.Stmt
@@ -1124,6 +1142,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		idempotentResponseStmt:         q.idempotentResponseStmt,
 		insertCDRStmt:                  q.insertCDRStmt,
 		insertEventStmt:                q.insertEventStmt,
+		insertGatewayEventStmt:         q.insertGatewayEventStmt,
 		insertLedgerAccountStmt:        q.insertLedgerAccountStmt,
 		insertLedgerEntryStmt:          q.insertLedgerEntryStmt,
 		insertLedgerPostingStmt:        q.insertLedgerPostingStmt,
@@ -1158,6 +1177,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		openSessionsStmt:               q.openSessionsStmt,
 		paymentStmt:                    q.paymentStmt,
 		paymentByCDRStmt:               q.paymentByCDRStmt,
+		paymentByReferenceStmt:         q.paymentByReferenceStmt,
 		paymentBySessionStmt:           q.paymentBySessionStmt,
 		paymentChangesStmt:             q.paymentChangesStmt,
 		paymentMethodStmt:              q.paymentMethodStmt,

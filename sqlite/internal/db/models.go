@@ -80,6 +80,16 @@ type Event struct {
 	CreatedAt int64
 }
 
+type GatewayEvent struct {
+	Gateway    string
+	EventID    string
+	TenantID   string
+	PaymentID  string
+	Type       string
+	Body       []byte
+	ReceivedAt int64
+}
+
 type IdempotentResponse struct {
 	TenantID    string
 	Key         string

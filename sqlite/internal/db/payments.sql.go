@@ -158,6 +158,38 @@ func (q *Queries) DueRefunds(ctx context.Context, arg DueRefundsParams) ([]Refun
 	return items, nil
 }
 
+const insertGatewayEvent = `-- name: InsertGatewayEvent :execrows
+INSERT INTO gateway_events (gateway, event_id, tenant_id, payment_id, type, body, received_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (gateway, event_id) DO NOTHING
+`
+
+type InsertGatewayEventParams struct {
+	Gateway    string
+	EventID    string
+	TenantID   string
+	PaymentID  string
+	Type       string
+	Body       []byte
+	ReceivedAt int64
+}
+
+func (q *Queries) InsertGatewayEvent(ctx context.Context, arg InsertGatewayEventParams) (int64, error) {
+	result, err := q.exec(ctx, q.insertGatewayEventStmt, insertGatewayEvent,
+		arg.Gateway,
+		arg.EventID,
+		arg.TenantID,
+		arg.PaymentID,
+		arg.Type,
+		arg.Body,
+		arg.ReceivedAt,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const insertPayment = `-- name: InsertPayment :one
 INSERT INTO payments (
     tenant_id, id, session_id, driver_id, site_id, gateway, payment_method, customer, reference,
@@ -374,6 +406,46 @@ type PaymentByCDRParams struct {
 
 func (q *Queries) PaymentByCDR(ctx context.Context, arg PaymentByCDRParams) (Payment, error) {
 	row := q.queryRow(ctx, q.paymentByCDRStmt, paymentByCDR, arg.TenantID, arg.ID)
+	var i Payment
+	err := row.Scan(
+		&i.TenantID,
+		&i.ID,
+		&i.SessionID,
+		&i.DriverID,
+		&i.SiteID,
+		&i.Gateway,
+		&i.PaymentMethod,
+		&i.Customer,
+		&i.Reference,
+		&i.Currency,
+		&i.HoldAmount,
+		&i.CaptureAmount,
+		&i.CaptureNet,
+		&i.Captured,
+		&i.Refunded,
+		&i.State,
+		&i.FailureCode,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.HoldExpiresAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const paymentByReference = `-- name: PaymentByReference :one
+SELECT tenant_id, id, session_id, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments WHERE gateway = ? AND reference = ? AND reference <> ''
+`
+
+type PaymentByReferenceParams struct {
+	Gateway   string
+	Reference string
+}
+
+// The condition is written as in payments_reference_idx.
+func (q *Queries) PaymentByReference(ctx context.Context, arg PaymentByReferenceParams) (Payment, error) {
+	row := q.queryRow(ctx, q.paymentByReferenceStmt, paymentByReference, arg.Gateway, arg.Reference)
 	var i Payment
 	err := row.Scan(
 		&i.TenantID,
