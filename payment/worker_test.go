@@ -1,8 +1,11 @@
 package payment_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -542,6 +545,81 @@ func TestRefundRaceAndCrash(t *testing.T) {
 		}
 		if got := w.clearing(); got != 1361-1200 {
 			t.Errorf("gateway clearing %d", got)
+		}
+	})
+}
+
+// post delivers a gateway notification to the webhook handler and returns
+// the status.
+func (w *world) post(h http.Handler, gateway string, header http.Header, body []byte) int {
+	w.t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/webhooks/"+gateway, bytes.NewReader(body))
+	req.SetPathValue("gateway", gateway)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code
+}
+
+// TestWebhooks: a chargeback posts the money taken back, once however
+// often it is delivered; a won dispute posts it back; a lapsed hold
+// releases its payment; a forged notification changes nothing.
+func TestWebhooks(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, w *world) {
+		h := &payment.Webhooks{Store: w.store, Gateways: map[string]evbill.Gateway{"sandbox": w.sbx}, Now: w.now}
+		p := w.ended(5000, 1361, "12.3750")
+		w.run(w.worker())
+		w.run(w.worker())
+		p = w.get(p.ID)
+		n, err := w.sbx.Dispute(p.Reference, 1361)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // delivered twice
+			if code := w.post(h, "sandbox", n.Header, n.Body); code != http.StatusOK {
+				t.Fatalf("dispute.opened: status %d", code)
+			}
+		}
+		if got := w.balance(ledger.Chargebacks); got != 1361 {
+			t.Errorf("chargebacks %d after a dispute delivered twice, want 1361", got)
+		}
+		if got := w.clearing(); got != 0 {
+			t.Errorf("gateway clearing %d after the chargeback", got)
+		}
+		forged := bytes.Replace(n.Body, []byte("1361"), []byte("9999"), 1)
+		if code := w.post(h, "sandbox", n.Header, forged); code != http.StatusBadRequest {
+			t.Errorf("a tampered notification: status %d", code)
+		}
+		won, err := w.sbx.CloseDispute(p.Reference, evbill.GatewayDisputeWon)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := w.post(h, "sandbox", won.Header, won.Body); code != http.StatusOK {
+			t.Fatalf("dispute.closed: status %d", code)
+		}
+		if got, c := w.balance(ledger.Chargebacks), w.clearing(); got != 0 || c != 1361 {
+			t.Errorf("after a won dispute: chargebacks %d, clearing %d", got, c)
+		}
+
+		held := w.pay(sandbox.CardSucceeds, 2000)
+		w.run(w.worker())
+		w.advance(sandbox.DefaultHoldTTL + time.Hour)
+		expired, err := w.sbx.ExpireHolds()
+		if err != nil || len(expired) == 0 {
+			t.Fatalf("ExpireHolds: %v, %v", expired, err)
+		}
+		for _, n := range expired {
+			if code := w.post(h, "sandbox", n.Header, n.Body); code != http.StatusOK {
+				t.Fatalf("hold.expired: status %d", code)
+			}
+		}
+		if got := w.get(held.ID); got.State != evbill.PaymentReleased || got.FailureCode != "hold_expired" {
+			t.Errorf("payment after its hold lapsed: %s %q", got.State, got.FailureCode)
+		}
+		if code := w.post(h, "nope", nil, nil); code != http.StatusNotFound {
+			t.Errorf("an unknown gateway: status %d", code)
 		}
 	})
 }

@@ -174,6 +174,9 @@ func serve(ctx context.Context, store migrator, where string, ln net.Listener, l
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/ocpp/", central)
+	// Gateways' notifications: verified by each gateway's own signature,
+	// not by an API key.
+	mux.Handle("POST /webhooks/{gateway}", &payment.Webhooks{Store: store, Gateways: gws, Log: log})
 	mux.Handle("/", handler)
 	srv := &http.Server{
 		Handler:           mux,
