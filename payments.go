@@ -226,8 +226,9 @@ type Payment struct {
 	ID            string
 	TenantID      string
 	SessionID     string // the session it pays; "" for a top-up
+	Purpose       string // PurposeSession or PurposeTopUp
 	DriverID      string // "" for an ad-hoc card payment
-	SiteID        string // whose revenue the capture is
+	SiteID        string // whose revenue the capture is; "" for a top-up
 	Gateway       string // Gateway.Name()
 	PaymentMethod string // the gateway's reference to the card
 	Customer      string // the gateway's customer, for a saved card
@@ -246,6 +247,12 @@ type Payment struct {
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 }
+
+// What a payment pays for.
+const (
+	PurposeSession = "session" // a charging session, captured from its CDR
+	PurposeTopUp   = "topup"   // a wallet top-up, captured as soon as it is held
+)
 
 // PaymentChange is one logged transition of a payment.
 type PaymentChange struct {

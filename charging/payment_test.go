@@ -147,3 +147,86 @@ func TestHoldLimitStopsSession(t *testing.T) {
 		})
 	}
 }
+
+// TestWalletSession: a driver who pays from a prepaid wallet is refused
+// while the wallet holds too little; after a top-up by card the session
+// runs and its CDR total is debited from the wallet in the ledger.
+func TestWalletSession(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		ps := w.store.(evbill.PaymentStore)
+		ls := w.store.(evbill.LedgerStore)
+		d := evbill.Driver{TenantID: w.tenant.ID, Name: "Wallet Driver"}
+		if err := w.store.CreateDriver(ctx, &d); err != nil {
+			t.Fatal(err)
+		}
+		if err := ps.SetPaymentMethod(ctx, &evbill.PaymentMethod{TenantID: w.tenant.ID, DriverID: d.ID, PayBy: evbill.PayByWallet}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.store.CreateToken(ctx, &evbill.Token{TenantID: w.tenant.ID, UID: "WALLET1", Type: "RFID", DriverID: d.ID, Status: evbill.TokenAccepted}); err != nil {
+			t.Fatal(err)
+		}
+		sbx, _ := sandbox.New(sandbox.Config{})
+		worker := &payment.Worker{Store: ps, Gateways: map[string]evbill.Gateway{"sandbox": sbx}}
+		rounds := func() {
+			t.Helper()
+			for range 3 {
+				if _, err := worker.RunOnce(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		wallet := func() int64 {
+			a, err := ls.LedgerAccount(ctx, w.tenant.ID, ledger.DriverWallet(d.ID), "EUR")
+			if evbill.ErrorCode(err) == evbill.ENOTFOUND {
+				return 0
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return -a.Balance
+		}
+		ch, err := dial(t, w.url, "CP-1", password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Date(2027, 3, 12, 17, 15, 0, 0, time.UTC)
+		empty := ch.call("StartTransaction", fmt.Sprintf(`{"connectorId":1,"idTag":"WALLET1","meterStart":0,"timestamp":%q}`, start.Format(time.RFC3339)))
+		if info := empty["idTagInfo"].(map[string]any); info["status"] != "Blocked" {
+			t.Fatalf("a start with an empty wallet: %v", empty)
+		}
+		ch.call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":0,"timestamp":%q}`, int(empty["transactionId"].(float64)), start.Add(time.Minute).Format(time.RFC3339)))
+
+		top := evbill.Payment{TenantID: w.tenant.ID, Purpose: evbill.PurposeTopUp, DriverID: d.ID, Gateway: "sandbox",
+			PaymentMethod: sandbox.CardSucceeds, Currency: "EUR", HoldAmount: 2000}
+		if err := ps.CreatePayment(ctx, &top); err != nil {
+			t.Fatal(err)
+		}
+		rounds()
+		if got, _ := ps.Payment(ctx, w.tenant.ID, top.ID); got.State != evbill.PaymentCaptured || wallet() != 2000 {
+			t.Fatalf("after the top-up: %s, wallet %d", got.State, wallet())
+		}
+
+		start = start.Add(time.Hour)
+		first := ch.call("StartTransaction", fmt.Sprintf(`{"connectorId":1,"idTag":"WALLET1","meterStart":0,"timestamp":%q}`, start.Format(time.RFC3339)))
+		if info := first["idTagInfo"].(map[string]any); info["status"] != "Accepted" {
+			t.Fatalf("a start with a funded wallet: %v", first)
+		}
+		tx := int(first["transactionId"].(float64))
+		ch.call("MeterValues", meterValues(tx, start.Add(30*time.Minute), 5000, 11000))
+		ch.call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":5000,"timestamp":%q}`, tx, start.Add(40*time.Minute).Format(time.RFC3339)))
+		sess, _ := w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
+		record, err := w.store.CDRBySession(ctx, w.tenant.ID, sess.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rounds()
+		p, err := ps.PaymentBySession(ctx, w.tenant.ID, sess.ID)
+		if err != nil || p.Gateway != evbill.PayByWallet || p.State != evbill.PaymentCaptured || p.Captured != record.AmountMinor {
+			t.Fatalf("the wallet payment: %+v, %v; CDR %d", p, err, record.AmountMinor)
+		}
+		if got := wallet(); got != 2000-record.AmountMinor {
+			t.Errorf("wallet %d after a session of %d, want %d", got, record.AmountMinor, 2000-record.AmountMinor)
+		}
+	})
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/evbill/evbill"
 	"github.com/evbill/evbill/auth"
 	"github.com/evbill/evbill/cdr"
+	"github.com/evbill/evbill/ledger"
 	"github.com/evbill/evbill/money"
 	"github.com/evbill/evbill/ocpp"
 	"github.com/evbill/evbill/pricing"
@@ -36,15 +37,17 @@ type Stores interface {
 // the same transaction. Every transaction message is answered only after
 // its write is committed.
 type Service struct {
-	store    Stores
-	resolver *pricing.Resolver
-	log      *slog.Logger
-	now      func() time.Time
-	commit   *committer
-	party    [2]string // the CPO's OCPI country code and party id, for CDRs
-	verified sync.Map  // station ID → SHA-256 of its hash and the password last verified
-	payments evbill.PaymentStore
-	cardHold int64
+	store         Stores
+	resolver      *pricing.Resolver
+	log           *slog.Logger
+	now           func() time.Time
+	commit        *committer
+	party         [2]string // the CPO's OCPI country code and party id, for CDRs
+	verified      sync.Map  // station ID → SHA-256 of its hash and the password last verified
+	payments      evbill.PaymentStore
+	cardHold      int64
+	walletMinimum int64
+	accountLimit  int64
 
 	// PaymentCheck is where payment (to come) refuses a token that may
 	// charge but has no valid payment method. nil accepts every token
@@ -71,7 +74,19 @@ type Config struct {
 	// CardHold is the hold in minor units of the tariff's currency;
 	// DefaultCardHold when zero.
 	CardHold int64
+	// WalletMinimum is the least a wallet must hold for a session to
+	// start; DefaultWalletMinimum when zero.
+	WalletMinimum int64
+	// AccountLimit bounds one session on a postpaid account;
+	// DefaultAccountLimit when zero.
+	AccountLimit int64
 }
+
+// DefaultWalletMinimum is 5.00 in a currency of two decimals.
+const DefaultWalletMinimum = 500
+
+// DefaultAccountLimit is 1,000.00 in a currency of two decimals.
+const DefaultAccountLimit = 100_000
 
 // DefaultCardHold is the hold placed on a card for a session: 50.00 in a
 // currency of two decimals. The CDR total is captured, the rest released.
@@ -81,9 +96,15 @@ const DefaultCardHold = 5000
 func NewService(cfg Config) *Service {
 	s := &Service{store: cfg.Store, resolver: cfg.Resolver, log: cfg.Logger, now: time.Now,
 		commit: newCommitter(cfg.Store), party: [2]string{cfg.CountryCode, cfg.PartyID},
-		payments: cfg.Payments, cardHold: cfg.CardHold}
+		payments: cfg.Payments, cardHold: cfg.CardHold, walletMinimum: cfg.WalletMinimum, accountLimit: cfg.AccountLimit}
 	if s.cardHold <= 0 {
 		s.cardHold = DefaultCardHold
+	}
+	if s.walletMinimum <= 0 {
+		s.walletMinimum = DefaultWalletMinimum
+	}
+	if s.accountLimit <= 0 {
+		s.accountLimit = DefaultAccountLimit
 	}
 	if cfg.Now != nil {
 		s.now = cfg.Now
@@ -405,8 +426,12 @@ func (s *Service) StartTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.
 	if info.Status == ocpp.AuthorizationAccepted && priced {
 		// Also for a retransmission: a start whose payment was not made
 		// (a crash in between) gets it when the charger sends it again.
-		if err := s.ensurePayment(ctx, w.Start, res); err != nil {
+		refused, err := s.ensurePayment(ctx, w.Start, res)
+		if err != nil {
 			return nil, err
+		}
+		if refused {
+			info.Status = ocpp.AuthorizationBlocked // the wallet is too low: the charger stops
 		}
 	}
 	l := linkOf(c)
@@ -421,29 +446,64 @@ func (s *Service) StartTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.
 	return &ocpp.StartTransactionConf{IdTagInfo: info, TransactionId: int(w.Start.TransactionID)}, nil
 }
 
-// ensurePayment gives a session of a driver who pays by card its payment:
-// a hold of the service's CardHold in the tariff's currency, which the
-// payment worker places. A session already paid for (a retransmitted
-// start) keeps its payment.
-func (s *Service) ensurePayment(ctx context.Context, sess *evbill.Session, res pricing.Resolved) error {
+// ensurePayment gives a session of a driver who pays by card, wallet or
+// account its payment, which the payment worker holds and, once the CDR is
+// in, captures: a card hold of CardHold, the wallet's whole balance (so
+// the session stops before it runs out), or AccountLimit on a postpaid
+// account; all in the tariff's currency. A session already paid for (a
+// retransmitted start) keeps its payment. It reports refused when a
+// wallet holds less than WalletMinimum: the start is then answered
+// Blocked and no payment is made.
+func (s *Service) ensurePayment(ctx context.Context, sess *evbill.Session, res pricing.Resolved) (refused bool, err error) {
 	if s.payments == nil || sess.DriverID == "" {
-		return nil
+		return false, nil
 	}
 	m, err := s.payments.PaymentMethod(ctx, sess.TenantID, sess.DriverID)
 	switch {
 	case evbill.ErrorCode(err) == evbill.ENOTFOUND:
-		return nil // billed some other way
+		return false, nil // billed some other way
 	case err != nil:
-		return err
-	case m.PayBy != evbill.PayByCard:
-		return nil
+		return false, err
 	}
+	currency := res.Tariff.Currency.Code()
 	p := evbill.Payment{TenantID: sess.TenantID, SessionID: sess.ID, DriverID: sess.DriverID, SiteID: res.Site.ID,
-		Gateway: m.Gateway, PaymentMethod: m.Card, Customer: m.Customer, Currency: res.Tariff.Currency.Code(), HoldAmount: s.cardHold}
-	if err := s.payments.CreatePayment(ctx, &p); err != nil && evbill.ErrorCode(err) != evbill.ECONFLICT {
-		return err
+		Gateway: m.Gateway, PaymentMethod: m.Card, Customer: m.Customer, Currency: currency, HoldAmount: s.cardHold}
+	switch m.PayBy {
+	case evbill.PayByWallet:
+		balance, err := s.walletBalance(ctx, sess.TenantID, sess.DriverID, currency)
+		if err != nil {
+			return false, err
+		}
+		if balance < s.walletMinimum {
+			return true, nil
+		}
+		p.Gateway, p.PaymentMethod, p.HoldAmount = evbill.PayByWallet, "", balance
+	case evbill.PayByAccount:
+		p.Gateway, p.PaymentMethod, p.HoldAmount = evbill.PayByAccount, "", s.accountLimit
 	}
-	return nil
+	if err := s.payments.CreatePayment(ctx, &p); err != nil && evbill.ErrorCode(err) != evbill.ECONFLICT {
+		return false, err
+	}
+	return false, nil
+}
+
+// walletBalance is what the driver's wallet holds in currency, in minor
+// units: the credit balance of its ledger account. The holds of the
+// driver's other open sessions are not subtracted: a driver charges one
+// car at a time.
+func (s *Service) walletBalance(ctx context.Context, tenantID, driverID, currency string) (int64, error) {
+	ls, ok := s.payments.(evbill.LedgerStore)
+	if !ok {
+		return 0, nil
+	}
+	a, err := ls.LedgerAccount(ctx, tenantID, ledger.DriverWallet(driverID), currency)
+	if evbill.ErrorCode(err) == evbill.ENOTFOUND {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return -a.Balance, nil // a liability: credits are what the wallet holds
 }
 
 // MeterValues stores a transaction's readings. Readings are kept by the

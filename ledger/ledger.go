@@ -164,16 +164,16 @@ func CardCaptured(tenantID, paymentID, gateway, siteID string, ch Charge) (evbil
 	return sale(tenantID, "capture:"+paymentID, KindCardCaptured, paymentID, siteID, GatewayClearing(gateway), evbill.AccountAsset, ch)
 }
 
-// WalletDebited records a session's charge (CDR cdrID) taken from a
-// driver's wallet.
-func WalletDebited(tenantID, cdrID, driverID, siteID string, ch Charge) (evbill.LedgerEntry, error) {
-	return sale(tenantID, "wallet_debit:"+cdrID, KindWalletDebited, cdrID, siteID, DriverWallet(driverID), evbill.AccountLiability, ch)
+// WalletDebited records a session's charge (payment paymentID) taken from
+// a driver's wallet.
+func WalletDebited(tenantID, paymentID, driverID, siteID string, ch Charge) (evbill.LedgerEntry, error) {
+	return sale(tenantID, "wallet_debit:"+paymentID, KindWalletDebited, paymentID, siteID, DriverWallet(driverID), evbill.AccountLiability, ch)
 }
 
-// AccountCharged records a session's charge (CDR cdrID) posted to a
-// postpaid account's receivable, for its invoice.
-func AccountCharged(tenantID, cdrID, accountID, siteID string, ch Charge) (evbill.LedgerEntry, error) {
-	return sale(tenantID, "account_charge:"+cdrID, KindAccountCharged, cdrID, siteID, Receivable(accountID), evbill.AccountAsset, ch)
+// AccountCharged records a session's charge (payment paymentID) posted to
+// a postpaid account's receivable, for its invoice.
+func AccountCharged(tenantID, paymentID, accountID, siteID string, ch Charge) (evbill.LedgerEntry, error) {
+	return sale(tenantID, "account_charge:"+paymentID, KindAccountCharged, paymentID, siteID, Receivable(accountID), evbill.AccountAsset, ch)
 }
 
 // WalletToppedUp records a top-up (topUpID) of a driver's wallet paid

@@ -145,7 +145,7 @@ func (w *Worker) refund(ctx context.Context, r evbill.Refund) (moved bool, err e
 	if err != nil {
 		return false, err
 	}
-	gw := w.Gateways[p.Gateway]
+	gw := w.gateway(p.Gateway)
 	if gw == nil {
 		w.log().Error("refund through an unconfigured gateway", "refund", r.ID, "gateway", p.Gateway)
 		return false, w.Store.RetryRefund(ctx, r.TenantID, r.ID, r.Attempts+1, w.now().Add(MaxBackoff))
@@ -172,7 +172,8 @@ func (w *Worker) refund(ctx context.Context, r evbill.Refund) (moved bool, err e
 		if err != nil {
 			return false, fmt.Errorf("refund %s: %w", r.ID, err)
 		}
-		e, err := ledger.Refunded(r.TenantID, r.ID, p.SiteID, ledger.GatewayClearing(p.Gateway), evbill.AccountAsset, captured, p.Refunded, r.Amount)
+		credit, creditType := paidFrom(p)
+		e, err := ledger.Refunded(r.TenantID, r.ID, p.SiteID, credit, creditType, captured, p.Refunded, r.Amount)
 		if err != nil {
 			return false, fmt.Errorf("refund %s: %w", r.ID, err)
 		}
@@ -260,7 +261,7 @@ func (w *Worker) settle(ctx context.Context, batch int) (moved int, err error) {
 // process makes p's pending call and records the answer: moved is false
 // when there was no answer and the call is retried later.
 func (w *Worker) process(ctx context.Context, p evbill.Payment) (moved bool, err error) {
-	gw := w.Gateways[p.Gateway]
+	gw := w.gateway(p.Gateway)
 	if gw == nil {
 		// A configuration error: keep the payment and say so, rather than
 		// fail it for something the gateway never saw.
@@ -333,7 +334,7 @@ func (w *Worker) record(ctx context.Context, p evbill.Payment, op string, res ev
 		if err != nil {
 			return fmt.Errorf("payment %s: %w", p.ID, err)
 		}
-		e, err := ledger.CardCaptured(p.TenantID, p.ID, p.Gateway, p.SiteID, ch)
+		e, err := captureEntry(p, ch)
 		if err != nil {
 			return fmt.Errorf("payment %s: %w", p.ID, err)
 		}
@@ -357,5 +358,37 @@ func (w *Worker) record(ctx context.Context, p evbill.Payment, op string, res ev
 		return err
 	}
 	w.log().Info("payment moved", "payment", p.ID, "from", from, "to", p.State)
+	if p.State == evbill.PaymentHeld && p.Purpose == evbill.PurposeTopUp {
+		// A top-up has no CDR to wait for: all that is held is captured.
+		p.State, p.CaptureAmount, p.CaptureNet, p.NextAttemptAt = evbill.PaymentCapturePending, p.HoldAmount, p.HoldAmount, w.now()
+		return w.Store.TransitionPayment(ctx, &p, evbill.PaymentHeld, "top-up", nil)
+	}
 	return nil
+}
+
+// captureEntry is the ledger entry of p's capture of ch: a wallet top-up,
+// a card capture into the gateway's clearing account, a wallet debit, or
+// a charge to the driver's receivable.
+func captureEntry(p evbill.Payment, ch ledger.Charge) (evbill.LedgerEntry, error) {
+	if p.Purpose == evbill.PurposeTopUp {
+		return ledger.WalletToppedUp(p.TenantID, p.ID, p.Gateway, p.DriverID, p.Currency, ch.Total)
+	}
+	switch p.Gateway {
+	case Wallet:
+		return ledger.WalletDebited(p.TenantID, p.ID, p.DriverID, p.SiteID, ch)
+	case Account:
+		return ledger.AccountCharged(p.TenantID, p.ID, p.DriverID, p.SiteID, ch)
+	}
+	return ledger.CardCaptured(p.TenantID, p.ID, p.Gateway, p.SiteID, ch)
+}
+
+// paidFrom is the account p's money came from, which a refund credits.
+func paidFrom(p evbill.Payment) (account, accountType string) {
+	switch p.Gateway {
+	case Wallet:
+		return ledger.DriverWallet(p.DriverID), evbill.AccountLiability
+	case Account:
+		return ledger.Receivable(p.DriverID), evbill.AccountAsset
+	}
+	return ledger.GatewayClearing(p.Gateway), evbill.AccountAsset
 }

@@ -16,7 +16,7 @@ var _ evbill.PaymentStore = (*Store)(nil)
 
 func payment(r db.Payment) evbill.Payment {
 	return evbill.Payment{
-		ID: r.ID, TenantID: r.TenantID, SessionID: deref(r.SessionID), DriverID: deref(r.DriverID), SiteID: r.SiteID,
+		ID: r.ID, TenantID: r.TenantID, SessionID: deref(r.SessionID), Purpose: r.Purpose, DriverID: deref(r.DriverID), SiteID: deref(r.SiteID),
 		Gateway: r.Gateway, PaymentMethod: r.PaymentMethod, Customer: r.Customer, Reference: r.Reference,
 		Currency: r.Currency, HoldAmount: r.HoldAmount, CaptureAmount: r.CaptureAmount, CaptureNet: r.CaptureNet,
 		Captured: r.Captured, Refunded: r.Refunded, State: r.State, FailureCode: r.FailureCode,
@@ -27,7 +27,7 @@ func payment(r db.Payment) evbill.Payment {
 
 // CreatePayment stores a new payment in state hold_pending, due now.
 func (s *Store) CreatePayment(ctx context.Context, p *evbill.Payment) error {
-	if err := required("tenant_id", p.TenantID, "site_id", p.SiteID, "gateway", p.Gateway, "currency", p.Currency); err != nil {
+	if err := required("tenant_id", p.TenantID, "gateway", p.Gateway, "currency", p.Currency); err != nil {
 		return err
 	}
 	if p.HoldAmount <= 0 {
@@ -37,9 +37,17 @@ func (s *Store) CreatePayment(ctx context.Context, p *evbill.Payment) error {
 	p.CreatedAt = now()
 	p.UpdatedAt, p.NextAttemptAt = p.CreatedAt, p.CreatedAt
 	p.State, p.Attempts, p.CaptureAmount, p.CaptureNet, p.Captured, p.Refunded = evbill.PaymentHoldPending, 0, 0, 0, 0, 0
+	switch {
+	case p.Purpose == "":
+		p.Purpose = evbill.PurposeSession
+	case p.Purpose == evbill.PurposeTopUp && (p.SessionID != "" || p.DriverID == ""):
+		return evbill.Errorf(evbill.EINVALID, "a top-up is of a driver's wallet, not of a session")
+	case p.Purpose == evbill.PurposeSession && p.SiteID == "":
+		return evbill.Errorf(evbill.EINVALID, "site_id is required: a session's payment is revenue of its site")
+	}
 	return s.tx(ctx, func(q *db.Queries) error {
 		r, err := q.InsertPayment(ctx, db.InsertPaymentParams{
-			TenantID: p.TenantID, ID: p.ID, SessionID: nullString(p.SessionID), DriverID: nullString(p.DriverID), SiteID: p.SiteID,
+			TenantID: p.TenantID, ID: p.ID, SessionID: nullString(p.SessionID), Purpose: p.Purpose, DriverID: nullString(p.DriverID), SiteID: nullString(p.SiteID),
 			Gateway: p.Gateway, PaymentMethod: p.PaymentMethod, Customer: p.Customer, Reference: p.Reference,
 			Currency: p.Currency, HoldAmount: p.HoldAmount, State: p.State,
 			NextAttemptAt: p.NextAttemptAt, HoldExpiresAt: normTime(p.HoldExpiresAt),

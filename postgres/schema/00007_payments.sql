@@ -8,8 +8,9 @@ CREATE TABLE payments (
     tenant_id       text COLLATE "C" NOT NULL,
     id              text COLLATE "C" NOT NULL,
     session_id      text COLLATE "C",
+    purpose         text             NOT NULL,
     driver_id       text COLLATE "C",
-    site_id         text COLLATE "C" NOT NULL,
+    site_id         text COLLATE "C",
     gateway         text             NOT NULL,
     payment_method  text             NOT NULL,
     customer        text             NOT NULL,
@@ -29,6 +30,7 @@ CREATE TABLE payments (
     updated_at      timestamptz      NOT NULL,
     CONSTRAINT payments_pkey PRIMARY KEY (tenant_id, id),
     CONSTRAINT payments_session_key UNIQUE (tenant_id, session_id),
+    CONSTRAINT payments_purpose_check CHECK (purpose IN ('session', 'topup')),
     CONSTRAINT payments_currency_check CHECK (currency ~ '^[A-Z]{3}$'),
     CONSTRAINT payments_amounts_check CHECK (hold_amount > 0
         AND capture_amount >= 0 AND capture_amount <= hold_amount

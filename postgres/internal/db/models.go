@@ -143,8 +143,9 @@ type Payment struct {
 	TenantID      string
 	ID            string
 	SessionID     *string
+	Purpose       string
 	DriverID      *string
-	SiteID        string
+	SiteID        *string
 	Gateway       string
 	PaymentMethod string
 	Customer      string

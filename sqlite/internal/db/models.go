@@ -142,8 +142,9 @@ type Payment struct {
 	TenantID      string
 	ID            string
 	SessionID     sql.NullString
+	Purpose       string
 	DriverID      sql.NullString
-	SiteID        string
+	SiteID        sql.NullString
 	Gateway       string
 	PaymentMethod string
 	Customer      string

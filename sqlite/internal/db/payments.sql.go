@@ -54,7 +54,7 @@ func (q *Queries) CompleteRefund(ctx context.Context, arg CompleteRefundParams) 
 }
 
 const duePayments = `-- name: DuePayments :many
-SELECT tenant_id, id, session_id, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments
+SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments
 WHERE state IN ('hold_pending', 'capture_pending', 'release_pending') AND next_attempt_at <= ?
 ORDER BY next_attempt_at LIMIT ?
 `
@@ -79,6 +79,7 @@ func (q *Queries) DuePayments(ctx context.Context, arg DuePaymentsParams) ([]Pay
 			&i.TenantID,
 			&i.ID,
 			&i.SessionID,
+			&i.Purpose,
 			&i.DriverID,
 			&i.SiteID,
 			&i.Gateway,
@@ -192,19 +193,20 @@ func (q *Queries) InsertGatewayEvent(ctx context.Context, arg InsertGatewayEvent
 
 const insertPayment = `-- name: InsertPayment :one
 INSERT INTO payments (
-    tenant_id, id, session_id, driver_id, site_id, gateway, payment_method, customer, reference,
+    tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference,
     currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code,
     attempts, next_attempt_at, hold_expires_at, created_at, updated_at
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-RETURNING tenant_id, id, session_id, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at
 `
 
 type InsertPaymentParams struct {
 	TenantID      string
 	ID            string
 	SessionID     sql.NullString
+	Purpose       string
 	DriverID      sql.NullString
-	SiteID        string
+	SiteID        sql.NullString
 	Gateway       string
 	PaymentMethod string
 	Customer      string
@@ -229,6 +231,7 @@ func (q *Queries) InsertPayment(ctx context.Context, arg InsertPaymentParams) (P
 		arg.TenantID,
 		arg.ID,
 		arg.SessionID,
+		arg.Purpose,
 		arg.DriverID,
 		arg.SiteID,
 		arg.Gateway,
@@ -254,6 +257,7 @@ func (q *Queries) InsertPayment(ctx context.Context, arg InsertPaymentParams) (P
 		&i.TenantID,
 		&i.ID,
 		&i.SessionID,
+		&i.Purpose,
 		&i.DriverID,
 		&i.SiteID,
 		&i.Gateway,
@@ -356,7 +360,7 @@ func (q *Queries) InsertRefund(ctx context.Context, arg InsertRefundParams) (Ref
 }
 
 const payment = `-- name: Payment :one
-SELECT tenant_id, id, session_id, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments WHERE tenant_id = ? AND id = ?
+SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments WHERE tenant_id = ? AND id = ?
 `
 
 type PaymentParams struct {
@@ -371,6 +375,7 @@ func (q *Queries) Payment(ctx context.Context, arg PaymentParams) (Payment, erro
 		&i.TenantID,
 		&i.ID,
 		&i.SessionID,
+		&i.Purpose,
 		&i.DriverID,
 		&i.SiteID,
 		&i.Gateway,
@@ -395,7 +400,7 @@ func (q *Queries) Payment(ctx context.Context, arg PaymentParams) (Payment, erro
 }
 
 const paymentByCDR = `-- name: PaymentByCDR :one
-SELECT p.tenant_id, p.id, p.session_id, p.driver_id, p.site_id, p.gateway, p.payment_method, p.customer, p.reference, p.currency, p.hold_amount, p.capture_amount, p.capture_net, p.captured, p.refunded, p.state, p.failure_code, p.attempts, p.next_attempt_at, p.hold_expires_at, p.created_at, p.updated_at FROM payments p JOIN cdrs c ON c.tenant_id = p.tenant_id AND c.session_id = p.session_id
+SELECT p.tenant_id, p.id, p.session_id, p.purpose, p.driver_id, p.site_id, p.gateway, p.payment_method, p.customer, p.reference, p.currency, p.hold_amount, p.capture_amount, p.capture_net, p.captured, p.refunded, p.state, p.failure_code, p.attempts, p.next_attempt_at, p.hold_expires_at, p.created_at, p.updated_at FROM payments p JOIN cdrs c ON c.tenant_id = p.tenant_id AND c.session_id = p.session_id
 WHERE c.tenant_id = ? AND c.id = ?
 `
 
@@ -411,6 +416,7 @@ func (q *Queries) PaymentByCDR(ctx context.Context, arg PaymentByCDRParams) (Pay
 		&i.TenantID,
 		&i.ID,
 		&i.SessionID,
+		&i.Purpose,
 		&i.DriverID,
 		&i.SiteID,
 		&i.Gateway,
@@ -435,7 +441,7 @@ func (q *Queries) PaymentByCDR(ctx context.Context, arg PaymentByCDRParams) (Pay
 }
 
 const paymentByReference = `-- name: PaymentByReference :one
-SELECT tenant_id, id, session_id, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments WHERE gateway = ? AND reference = ? AND reference <> ''
+SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments WHERE gateway = ? AND reference = ? AND reference <> ''
 `
 
 type PaymentByReferenceParams struct {
@@ -451,6 +457,7 @@ func (q *Queries) PaymentByReference(ctx context.Context, arg PaymentByReference
 		&i.TenantID,
 		&i.ID,
 		&i.SessionID,
+		&i.Purpose,
 		&i.DriverID,
 		&i.SiteID,
 		&i.Gateway,
@@ -475,7 +482,7 @@ func (q *Queries) PaymentByReference(ctx context.Context, arg PaymentByReference
 }
 
 const paymentBySession = `-- name: PaymentBySession :one
-SELECT tenant_id, id, session_id, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments WHERE tenant_id = ? AND session_id = ?
+SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments WHERE tenant_id = ? AND session_id = ?
 `
 
 type PaymentBySessionParams struct {
@@ -490,6 +497,7 @@ func (q *Queries) PaymentBySession(ctx context.Context, arg PaymentBySessionPara
 		&i.TenantID,
 		&i.ID,
 		&i.SessionID,
+		&i.Purpose,
 		&i.DriverID,
 		&i.SiteID,
 		&i.Gateway,
@@ -721,7 +729,7 @@ func (q *Queries) SetPaymentMethod(ctx context.Context, arg SetPaymentMethodPara
 }
 
 const settleablePayments = `-- name: SettleablePayments :many
-SELECT p.tenant_id, p.id, p.session_id, p.driver_id, p.site_id, p.gateway, p.payment_method, p.customer, p.reference, p.currency, p.hold_amount, p.capture_amount, p.capture_net, p.captured, p.refunded, p.state, p.failure_code, p.attempts, p.next_attempt_at, p.hold_expires_at, p.created_at, p.updated_at, COALESCE(c.id, '') AS cdr_id, COALESCE(c.currency, '') AS cdr_currency,
+SELECT p.tenant_id, p.id, p.session_id, p.purpose, p.driver_id, p.site_id, p.gateway, p.payment_method, p.customer, p.reference, p.currency, p.hold_amount, p.capture_amount, p.capture_net, p.captured, p.refunded, p.state, p.failure_code, p.attempts, p.next_attempt_at, p.hold_expires_at, p.created_at, p.updated_at, COALESCE(c.id, '') AS cdr_id, COALESCE(c.currency, '') AS cdr_currency,
     COALESCE(c.total_excl_vat, '') AS total_excl_vat, COALESCE(c.total_incl_vat, '') AS total_incl_vat,
     CAST(COALESCE(c.amount_minor, 0) AS INTEGER) AS amount_minor
 FROM payments p
@@ -757,6 +765,7 @@ func (q *Queries) SettleablePayments(ctx context.Context, limit int64) ([]Settle
 			&i.Payment.TenantID,
 			&i.Payment.ID,
 			&i.Payment.SessionID,
+			&i.Payment.Purpose,
 			&i.Payment.DriverID,
 			&i.Payment.SiteID,
 			&i.Payment.Gateway,
@@ -801,7 +810,7 @@ UPDATE payments SET reference = ?1, hold_amount = ?2, capture_amount = ?3,
     failure_code = ?8, attempts = ?9, next_attempt_at = ?10,
     hold_expires_at = ?11, updated_at = ?12
 WHERE tenant_id = ?13 AND id = ?14 AND state = ?15
-RETURNING tenant_id, id, session_id, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at
+RETURNING tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at
 `
 
 type UpdatePaymentParams struct {
@@ -847,6 +856,7 @@ func (q *Queries) UpdatePayment(ctx context.Context, arg UpdatePaymentParams) (P
 		&i.TenantID,
 		&i.ID,
 		&i.SessionID,
+		&i.Purpose,
 		&i.DriverID,
 		&i.SiteID,
 		&i.Gateway,
