@@ -158,6 +158,7 @@ func New(cfg Config) (http.Handler, error) {
 	s.registerPayments()
 	s.registerPaymentMethods()
 	s.registerRefunds()
+	s.registerWallets()
 	return s, nil
 }
 

@@ -297,6 +297,7 @@ func TestOpenAPI(t *testing.T) {
 		"/api/v1/payments/{id}": {"get"}, "/api/v1/sessions/{id}/payment": {"get"},
 		"/api/v1/drivers/{id}/payment-method": {"get", "put"},
 		"/api/v1/cdrs/{id}/refunds":           {"post"}, "/api/v1/refunds/{id}": {"get"},
+		"/api/v1/drivers/{id}/wallet": {"get"}, "/api/v1/drivers/{id}/wallet/top-ups": {"post"},
 	}
 	for path, methods := range want {
 		for _, m := range methods {

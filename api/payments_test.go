@@ -132,3 +132,35 @@ func TestRefundRoute(t *testing.T) {
 		}
 	})
 }
+
+// TestWalletRoutes tops a wallet up by sandbox card and reads its balance
+// and history once the worker captured it.
+func TestWalletRoutes(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ps := e.store.(evbill.PaymentStore)
+		tn := e.newTenant()
+		drv := tn.operator.do(http.MethodPost, "/api/v1/drivers", map[string]any{"name": "W"}).must(t, http.StatusCreated)["id"].(string)
+		w0 := tn.readonly.do(http.MethodGet, "/api/v1/drivers/"+drv+"/wallet", nil).must(t, http.StatusOK)
+		if w0["balance"] != 0.0 || len(w0["entries"].([]any)) != 0 {
+			t.Errorf("an empty wallet: %v", w0)
+		}
+		path := "/api/v1/drivers/" + drv + "/wallet/top-ups"
+		tn.operator.do(http.MethodPost, path, map[string]any{"amount": 2500, "currency": "EUR", "gateway": "stripe", "card": "4242424242424242"}).problem(t, http.StatusUnprocessableEntity, "invalid", "body.card")
+		tn.operator.do(http.MethodPost, path, map[string]any{"amount": 2500, "currency": "XXY", "gateway": "sandbox", "card": "card_ok"}).problem(t, http.StatusUnprocessableEntity, "invalid", "body.currency")
+		p := tn.operator.do(http.MethodPost, path, map[string]any{"amount": 2500, "currency": "EUR", "gateway": "sandbox", "card": "card_ok"}).must(t, http.StatusAccepted)
+		if p["state"] != evbill.PaymentHoldPending {
+			t.Fatalf("top-up: %v", p)
+		}
+		sbx, _ := sandbox.New(sandbox.Config{})
+		wk := &payment.Worker{Store: ps, Gateways: map[string]evbill.Gateway{"sandbox": sbx}}
+		for range 2 {
+			if _, err := wk.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w1 := tn.readonly.do(http.MethodGet, "/api/v1/drivers/"+drv+"/wallet?currency=EUR", nil).must(t, http.StatusOK)
+		if w1["balance"] != 2500.0 || len(w1["entries"].([]any)) != 1 {
+			t.Errorf("after the top-up: %v", w1)
+		}
+	})
+}
