@@ -426,12 +426,21 @@ func (s *Service) StartTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.
 	if info.Status == ocpp.AuthorizationAccepted && priced {
 		// Also for a retransmission: a start whose payment was not made
 		// (a crash in between) gets it when the charger sends it again.
-		refused, err := s.ensurePayment(ctx, w.Start, res)
+		hold, known, refused, err := s.ensurePayment(ctx, w.Start, res)
 		if err != nil {
 			return nil, err
 		}
 		if refused {
 			info.Status = ocpp.AuthorizationBlocked // the wallet is too low: the charger stops
+		}
+		if known {
+			// The hold guard of this transaction's MeterValues needs no
+			// lookup of its payment.
+			l := linkOf(c)
+			h := l.holdOf(w.Start.TransactionID)
+			l.mu.Lock()
+			h.known, h.amount = true, hold
+			l.mu.Unlock()
 		}
 	}
 	l := linkOf(c)
@@ -453,17 +462,21 @@ func (s *Service) StartTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.
 // account; all in the tariff's currency. A session already paid for (a
 // retransmitted start) keeps its payment. It reports refused when a
 // wallet holds less than WalletMinimum: the start is then answered
-// Blocked and no payment is made.
-func (s *Service) ensurePayment(ctx context.Context, sess *evbill.Session, res pricing.Resolved) (refused bool, err error) {
-	if s.payments == nil || sess.DriverID == "" {
-		return false, nil
+// Blocked and no payment is made. hold is the session's hold (0: none)
+// when known is set; a retransmission's existing payment is not read.
+func (s *Service) ensurePayment(ctx context.Context, sess *evbill.Session, res pricing.Resolved) (hold int64, known, refused bool, err error) {
+	if s.payments == nil {
+		return 0, false, false, nil
+	}
+	if sess.DriverID == "" {
+		return 0, true, false, nil
 	}
 	m, err := s.payments.PaymentMethod(ctx, sess.TenantID, sess.DriverID)
 	switch {
 	case evbill.ErrorCode(err) == evbill.ENOTFOUND:
-		return false, nil // billed some other way
+		return 0, true, false, nil // billed some other way
 	case err != nil:
-		return false, err
+		return 0, false, false, err
 	}
 	currency := res.Tariff.Currency.Code()
 	p := evbill.Payment{TenantID: sess.TenantID, SessionID: sess.ID, DriverID: sess.DriverID, SiteID: res.Site.ID,
@@ -472,19 +485,22 @@ func (s *Service) ensurePayment(ctx context.Context, sess *evbill.Session, res p
 	case evbill.PayByWallet:
 		balance, err := s.walletBalance(ctx, sess.TenantID, sess.DriverID, currency)
 		if err != nil {
-			return false, err
+			return 0, false, false, err
 		}
 		if balance < s.walletMinimum {
-			return true, nil
+			return 0, true, true, nil
 		}
 		p.Gateway, p.PaymentMethod, p.HoldAmount = evbill.PayByWallet, "", balance
 	case evbill.PayByAccount:
 		p.Gateway, p.PaymentMethod, p.HoldAmount = evbill.PayByAccount, "", s.accountLimit
 	}
-	if err := s.payments.CreatePayment(ctx, &p); err != nil && evbill.ErrorCode(err) != evbill.ECONFLICT {
-		return false, err
+	switch err := s.payments.CreatePayment(ctx, &p); {
+	case evbill.ErrorCode(err) == evbill.ECONFLICT:
+		return 0, false, false, nil // paid for already: a retransmitted start
+	case err != nil:
+		return 0, false, false, err
 	}
-	return false, nil
+	return p.HoldAmount, true, false, nil
 }
 
 // walletBalance is what the driver's wallet holds in currency, in minor

@@ -2,8 +2,10 @@ package sim
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 
@@ -258,5 +260,48 @@ func TestHistogram(t *testing.T) {
 	}
 	if h.latency().MaxMs != 1000 {
 		t.Errorf("max %v", h.latency().MaxMs)
+	}
+}
+
+// TestMeterValuesPayload holds the hand-written MeterValues payload to
+// what encoding/json makes of the same request in the ocpp types.
+func TestMeterValuesPayload(t *testing.T) {
+	sess := &session{txID: 4711}
+	for _, m := range []outMsg{
+		{kind: kMeter, connector: 1, ts: 1_700_000_000_123, wh: 12345, powerW: 11000, currentDA: 163, soc: 57, sess: sess},
+		{kind: kMeter, connector: 2, ts: 1_700_000_000_000, wh: 0, powerW: 0, currentDA: 0, soc: -1, sess: sess, trigger: true},
+		{kind: kMeter, connector: 1, ts: 1_700_000_000_999, wh: 99, currentDA: -5, sess: sess},
+		{kind: kMeter, connector: 3, ts: 1_700_000_000_500, wh: 7}, // outside a transaction
+	} {
+		ctxt := ocpp.ContextSamplePeriodic
+		if m.trigger {
+			ctxt = ocpp.ContextTrigger
+		}
+		want := ocpp.MeterValuesReq{ConnectorId: int(m.connector)}
+		sv := []ocpp.SampledValue{{Value: strconv.FormatInt(m.wh, 10), Context: ctxt, Measurand: ocpp.MeasurandEnergyActiveImportRegister, Location: ocpp.LocationOutlet, Unit: "Wh"}}
+		if m.sess != nil {
+			tx := m.sess.txID
+			want.TransactionId = &tx
+			amps := fmt.Sprintf("%d.%d", m.currentDA/10, m.currentDA%10)
+			if m.currentDA < 0 {
+				amps = fmt.Sprintf("-%d.%d", -m.currentDA/10, -m.currentDA%10)
+			}
+			sv = append(sv,
+				ocpp.SampledValue{Value: strconv.Itoa(int(m.powerW)), Context: ctxt, Measurand: ocpp.MeasurandPowerActiveImport, Location: ocpp.LocationOutlet, Unit: "W"},
+				ocpp.SampledValue{Value: amps, Context: ctxt, Measurand: ocpp.MeasurandCurrentImport, Location: ocpp.LocationOutlet, Unit: "A"},
+				ocpp.SampledValue{Value: strconv.Itoa(int(m.soc)), Context: ctxt, Measurand: ocpp.MeasurandSoC, Location: ocpp.LocationEV, Unit: "Percent"})
+		}
+		want.MeterValue = []ocpp.MeterValue{{Timestamp: ts(m.ts), SampledValue: sv}}
+		wantJSON, err := json.Marshal(&want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := appendMeterValues(nil, &m)
+		if string(got) != string(wantJSON) {
+			t.Errorf("payload\n got %s\nwant %s", got, wantJSON)
+		}
+		if err := ocpp.ValidateRequest(ocpp.ActionMeterValues, got); err != nil {
+			t.Errorf("payload %s breaks the schema: %v", got, err)
+		}
 	}
 }
