@@ -289,6 +289,13 @@ type PaymentStore interface {
 	RetryPayment(ctx context.Context, tenantID, id string, attempts int, next time.Time) error
 	// PaymentChanges returns the payment's transitions, oldest first.
 	PaymentChanges(ctx context.Context, tenantID, id string) ([]PaymentChange, error)
+	// ExpiringHolds returns up to limit held payments, of every tenant,
+	// whose hold lapses before the given time and that are not yet
+	// flagged hold_expiring, the soonest first.
+	ExpiringHolds(ctx context.Context, before time.Time, limit int) ([]Payment, error)
+	// FlagPayment sets the payment's FailureCode without changing its
+	// state, and logs it with reason, for a person to look at.
+	FlagPayment(ctx context.Context, tenantID, id, code, reason string) error
 	// SetPaymentMethod stores how a driver pays, replacing what was there.
 	// EINVALID when the driver does not exist or the method breaks Check.
 	SetPaymentMethod(ctx context.Context, m *PaymentMethod) error

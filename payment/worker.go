@@ -96,6 +96,9 @@ func (w *Worker) RunOnce(ctx context.Context) (moved int, err error) {
 	if moved, err = w.settle(ctx, batch); err != nil {
 		return moved, err
 	}
+	if err := w.flagExpiring(ctx, batch); err != nil {
+		return moved, err
+	}
 	due, err := w.Store.DuePayments(ctx, w.now(), batch)
 	if err != nil {
 		return moved, err
@@ -256,6 +259,28 @@ func (w *Worker) settle(ctx context.Context, batch int) (moved int, err error) {
 		}
 	}
 	return moved, nil
+}
+
+// ExpiryMargin is how long before a hold lapses the worker flags it: a
+// session that runs that close to its hold's end would end unpaid.
+const ExpiryMargin = 12 * time.Hour
+
+// flagExpiring flags held payments whose hold lapses within ExpiryMargin
+// (failure code hold_expiring, logged), for an operator to stop the
+// session or take payment another way; the flag is raised once.
+func (w *Worker) flagExpiring(ctx context.Context, batch int) error {
+	ps, err := w.Store.ExpiringHolds(ctx, w.now().Add(ExpiryMargin), batch)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		w.log().Warn("hold about to lapse on a running session", "payment", p.ID, "session", p.SessionID, "expires", p.HoldExpiresAt)
+		if err := w.Store.FlagPayment(ctx, p.TenantID, p.ID, "hold_expiring",
+			"the hold lapses at "+p.HoldExpiresAt.UTC().Format(time.RFC3339)+" and the session has not ended"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // process makes p's pending call and records the answer: moved is false

@@ -623,3 +623,27 @@ func TestWebhooks(t *testing.T) {
 		}
 	})
 }
+
+// TestHoldExpiringFlagged: a held payment whose hold lapses within the
+// margin while its session runs is flagged once, and logged.
+func TestHoldExpiringFlagged(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, w *world) {
+		p := w.pay(sandbox.CardSucceeds, 1000)
+		w.run(w.worker())
+		w.run(w.worker())
+		if got := w.get(p.ID); got.FailureCode != "" {
+			t.Fatalf("flagged a week before the hold lapses: %q", got.FailureCode)
+		}
+		w.advance(sandbox.DefaultHoldTTL - payment.ExpiryMargin + time.Minute)
+		w.run(w.worker())
+		w.run(w.worker())
+		got := w.get(p.ID)
+		if got.State != evbill.PaymentHeld || got.FailureCode != "hold_expiring" {
+			t.Fatalf("near expiry: %s %q", got.State, got.FailureCode)
+		}
+		changes, err := w.store.PaymentChanges(context.Background(), w.tenant.ID, p.ID)
+		if err != nil || len(changes) != 3 || changes[2].From != evbill.PaymentHeld || changes[2].To != evbill.PaymentHeld {
+			t.Errorf("changes %+v, %v; want the flag logged once", changes, err)
+		}
+	})
+}

@@ -280,3 +280,28 @@ func (s *Store) PaymentMethod(ctx context.Context, tenantID, driverID string) (e
 	}
 	return paymentMethod(r), nil
 }
+
+// ExpiringHolds returns held payments whose hold lapses before the time.
+func (s *Store) ExpiringHolds(ctx context.Context, before time.Time, limit int) ([]evbill.Payment, error) {
+	rows, err := s.q.ExpiringHolds(ctx, db.ExpiringHoldsParams{HoldExpiresAt: &before, Limit: int32(limit)})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: expiring holds: %w", err)
+	}
+	out := make([]evbill.Payment, len(rows))
+	for i, r := range rows {
+		out[i] = payment(r)
+	}
+	return out, nil
+}
+
+// FlagPayment sets a payment's failure code, logged, its state kept.
+func (s *Store) FlagPayment(ctx context.Context, tenantID, id, code, reason string) error {
+	return s.tx(ctx, func(q *db.Queries) error {
+		r, err := q.FlagPayment(ctx, db.FlagPaymentParams{FailureCode: code, UpdatedAt: now(), TenantID: tenantID, ID: id})
+		if err != nil {
+			return readErr(err, "payment", id)
+		}
+		p := payment(r)
+		return logChange(ctx, q, &p, p.State, reason)
+	})
+}

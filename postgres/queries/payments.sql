@@ -111,3 +111,12 @@ SELECT * FROM payments WHERE gateway = $1 AND reference = $2 AND reference <> ''
 INSERT INTO gateway_events (gateway, event_id, tenant_id, payment_id, type, body, received_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (gateway, event_id) DO NOTHING;
+
+-- name: ExpiringHolds :many
+SELECT * FROM payments
+WHERE state = 'held' AND hold_expires_at < $1 AND failure_code <> 'hold_expiring'
+ORDER BY hold_expires_at LIMIT $2;
+
+-- name: FlagPayment :one
+UPDATE payments SET failure_code = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4
+RETURNING *;

@@ -104,3 +104,12 @@ SELECT * FROM payments WHERE gateway = ? AND reference = ? AND reference <> '';
 INSERT INTO gateway_events (gateway, event_id, tenant_id, payment_id, type, body, received_at)
 VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (gateway, event_id) DO NOTHING;
+
+-- name: ExpiringHolds :many
+SELECT * FROM payments
+WHERE state = 'held' AND hold_expires_at < ? AND failure_code <> 'hold_expiring'
+ORDER BY hold_expires_at LIMIT ?;
+
+-- name: FlagPayment :one
+UPDATE payments SET failure_code = ?, updated_at = ? WHERE tenant_id = ? AND id = ?
+RETURNING *;

@@ -114,6 +114,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.eventPositionStmt, err = db.PrepareContext(ctx, eventPosition); err != nil {
 		return nil, fmt.Errorf("error preparing query EventPosition: %w", err)
 	}
+	if q.expiringHoldsStmt, err = db.PrepareContext(ctx, expiringHolds); err != nil {
+		return nil, fmt.Errorf("error preparing query ExpiringHolds: %w", err)
+	}
+	if q.flagPaymentStmt, err = db.PrepareContext(ctx, flagPayment); err != nil {
+		return nil, fmt.Errorf("error preparing query FlagPayment: %w", err)
+	}
 	if q.idempotentResponseStmt, err = db.PrepareContext(ctx, idempotentResponse); err != nil {
 		return nil, fmt.Errorf("error preparing query IdempotentResponse: %w", err)
 	}
@@ -522,6 +528,16 @@ func (q *Queries) Close() error {
 	if q.eventPositionStmt != nil {
 		if cerr := q.eventPositionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing eventPositionStmt: %w", cerr)
+		}
+	}
+	if q.expiringHoldsStmt != nil {
+		if cerr := q.expiringHoldsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing expiringHoldsStmt: %w", cerr)
+		}
+	}
+	if q.flagPaymentStmt != nil {
+		if cerr := q.flagPaymentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing flagPaymentStmt: %w", cerr)
 		}
 	}
 	if q.idempotentResponseStmt != nil {
@@ -1018,6 +1034,8 @@ type Queries struct {
 	dueRefundsStmt                 *sql.Stmt
 	endSessionStmt                 *sql.Stmt
 	eventPositionStmt              *sql.Stmt
+	expiringHoldsStmt              *sql.Stmt
+	flagPaymentStmt                *sql.Stmt
 	idempotentResponseStmt         *sql.Stmt
 	insertCDRStmt                  *sql.Stmt
 	insertEventStmt                *sql.Stmt
@@ -1139,6 +1157,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		dueRefundsStmt:                 q.dueRefundsStmt,
 		endSessionStmt:                 q.endSessionStmt,
 		eventPositionStmt:              q.eventPositionStmt,
+		expiringHoldsStmt:              q.expiringHoldsStmt,
+		flagPaymentStmt:                q.flagPaymentStmt,
 		idempotentResponseStmt:         q.idempotentResponseStmt,
 		insertCDRStmt:                  q.insertCDRStmt,
 		insertEventStmt:                q.insertEventStmt,

@@ -159,6 +159,112 @@ func (q *Queries) DueRefunds(ctx context.Context, arg DueRefundsParams) ([]Refun
 	return items, nil
 }
 
+const expiringHolds = `-- name: ExpiringHolds :many
+SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments
+WHERE state = 'held' AND hold_expires_at < ? AND failure_code <> 'hold_expiring'
+ORDER BY hold_expires_at LIMIT ?
+`
+
+type ExpiringHoldsParams struct {
+	HoldExpiresAt sql.NullInt64
+	Limit         int64
+}
+
+func (q *Queries) ExpiringHolds(ctx context.Context, arg ExpiringHoldsParams) ([]Payment, error) {
+	rows, err := q.query(ctx, q.expiringHoldsStmt, expiringHolds, arg.HoldExpiresAt, arg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Payment
+	for rows.Next() {
+		var i Payment
+		if err := rows.Scan(
+			&i.TenantID,
+			&i.ID,
+			&i.SessionID,
+			&i.Purpose,
+			&i.DriverID,
+			&i.SiteID,
+			&i.Gateway,
+			&i.PaymentMethod,
+			&i.Customer,
+			&i.Reference,
+			&i.Currency,
+			&i.HoldAmount,
+			&i.CaptureAmount,
+			&i.CaptureNet,
+			&i.Captured,
+			&i.Refunded,
+			&i.State,
+			&i.FailureCode,
+			&i.Attempts,
+			&i.NextAttemptAt,
+			&i.HoldExpiresAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const flagPayment = `-- name: FlagPayment :one
+UPDATE payments SET failure_code = ?, updated_at = ? WHERE tenant_id = ? AND id = ?
+RETURNING tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at
+`
+
+type FlagPaymentParams struct {
+	FailureCode string
+	UpdatedAt   int64
+	TenantID    string
+	ID          string
+}
+
+func (q *Queries) FlagPayment(ctx context.Context, arg FlagPaymentParams) (Payment, error) {
+	row := q.queryRow(ctx, q.flagPaymentStmt, flagPayment,
+		arg.FailureCode,
+		arg.UpdatedAt,
+		arg.TenantID,
+		arg.ID,
+	)
+	var i Payment
+	err := row.Scan(
+		&i.TenantID,
+		&i.ID,
+		&i.SessionID,
+		&i.Purpose,
+		&i.DriverID,
+		&i.SiteID,
+		&i.Gateway,
+		&i.PaymentMethod,
+		&i.Customer,
+		&i.Reference,
+		&i.Currency,
+		&i.HoldAmount,
+		&i.CaptureAmount,
+		&i.CaptureNet,
+		&i.Captured,
+		&i.Refunded,
+		&i.State,
+		&i.FailureCode,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.HoldExpiresAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const insertGatewayEvent = `-- name: InsertGatewayEvent :execrows
 INSERT INTO gateway_events (gateway, event_id, tenant_id, payment_id, type, body, received_at)
 VALUES (?, ?, ?, ?, ?, ?, ?)
