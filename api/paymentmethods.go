@@ -34,6 +34,24 @@ func paymentMethodOut(m evbill.PaymentMethod) PaymentMethod {
 	return PaymentMethod{DriverID: m.DriverID, PayBy: m.PayBy, Gateway: m.Gateway, Card: m.Card, Customer: m.Customer, UpdatedAt: utc(m.UpdatedAt)}
 }
 
+// checkCard adds to fe what is wrong with a card given as gateway and
+// card: evbill keeps a gateway's reference to a card, never its number,
+// and the sandbox takes only its test cards.
+func checkCard(fe *fieldErrors, gateway, card string) {
+	switch {
+	case gateway == "":
+		fe.add("body.gateway", "a card needs its gateway")
+	case card == "":
+		fe.add("body.card", "a card needs the gateway's reference to it")
+	case gateway == "sandbox":
+		if err := sandbox.CheckCard(card); err != nil {
+			fe.add("body.card", err.Error())
+		}
+	case looksLikeCardNumber(card):
+		fe.add("body.card", "this looks like a card number: give the gateway's reference to the card (for Stripe, a pm_… PaymentMethod), never its number")
+	}
+}
+
 // looksLikeCardNumber reports whether s could be a card number (12 to 19
 // digits, spaces allowed): evbill keeps gateways' references, never card
 // numbers.
@@ -67,18 +85,7 @@ func (s *server) registerPaymentMethods() {
 			b := in.Body
 			var fe fieldErrors
 			if b.PayBy == evbill.PayByCard {
-				switch {
-				case b.Gateway == "":
-					fe.add("body.gateway", "a card needs its gateway")
-				case b.Card == "":
-					fe.add("body.card", "a card needs the gateway's reference to it")
-				case b.Gateway == "sandbox":
-					if err := sandbox.CheckCard(b.Card); err != nil {
-						fe.add("body.card", err.Error())
-					}
-				case looksLikeCardNumber(b.Card):
-					fe.add("body.card", "this looks like a card number: give the gateway's reference to the card (for Stripe, a pm_… PaymentMethod), never its number")
-				}
+				checkCard(&fe, b.Gateway, b.Card)
 			}
 			if err := fe.err(); err != nil {
 				return nil, err

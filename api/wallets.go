@@ -10,7 +10,6 @@ import (
 	"github.com/evbill/evbill/auth"
 	"github.com/evbill/evbill/ledger"
 	"github.com/evbill/evbill/money"
-	"github.com/evbill/evbill/sandbox"
 )
 
 // Wallet is a driver's prepaid balance in one currency, with its history
@@ -73,16 +72,7 @@ func (s *server) registerWallets() {
 			if _, err := money.ParseCurrency(b.Currency); err != nil {
 				fe.add("body.currency", err.Error())
 			}
-			switch {
-			case b.Gateway == "sandbox":
-				if err := sandbox.CheckCard(b.Card); err != nil {
-					fe.add("body.card", err.Error())
-				}
-			case b.Card == "":
-				fe.add("body.card", "a top-up needs the gateway's reference to the card")
-			case looksLikeCardNumber(b.Card):
-				fe.add("body.card", "this looks like a card number: give the gateway's reference to the card, never its number")
-			}
+			checkCard(&fe, b.Gateway, b.Card)
 			if err := fe.err(); err != nil {
 				return nil, err
 			}
