@@ -431,3 +431,52 @@ type GatewayEventStore interface {
 	// gateway's event was already recorded: a repeated delivery.
 	RecordGatewayEvent(ctx context.Context, gateway string, ev GatewayEvent, p *Payment, from, reason string, entry *LedgerEntry) error
 }
+
+// CheckNew reports, as an EINVALID error, the first rule a payment about
+// to be created breaks, and fills its defaults: the purpose (a session's
+// payment unless said otherwise) and a fresh payment's state and amounts.
+func (p *Payment) CheckNew() error {
+	if p.TenantID == "" || p.Gateway == "" || p.Currency == "" {
+		return Errorf(EINVALID, "a payment needs its tenant_id, gateway and currency")
+	}
+	if p.HoldAmount <= 0 {
+		return Errorf(EINVALID, "hold_amount must be positive, not %d", p.HoldAmount)
+	}
+	if p.Purpose == "" {
+		p.Purpose = PurposeSession
+	}
+	switch {
+	case p.Purpose == PurposeTopUp && (p.SessionID != "" || p.DriverID == ""):
+		return Errorf(EINVALID, "a top-up is of a driver's wallet, not of a session")
+	case p.Purpose == PurposeSession && p.SiteID == "":
+		return Errorf(EINVALID, "site_id is required: a session's payment is revenue of its site")
+	case p.Purpose != PurposeSession && p.Purpose != PurposeTopUp:
+		return Errorf(EINVALID, "purpose %q is not session or topup", p.Purpose)
+	}
+	p.State, p.Attempts, p.CaptureAmount, p.CaptureNet, p.Captured, p.Refunded = PaymentHoldPending, 0, 0, 0, 0, 0
+	return nil
+}
+
+// CheckRefund reports whether a refund of amount fits the payment p, of
+// which given is already refunded or being refunded: EINVALID unless p is
+// captured (wholly or partly refunded), ECONFLICT beyond the capture.
+func CheckRefund(p Payment, given, amount int64) error {
+	if p.State != PaymentCaptured && p.State != PaymentPartiallyRefunded {
+		return Errorf(EINVALID, "payment %q is %s: only a captured payment is refunded", p.ID, p.State)
+	}
+	if given+amount > p.Captured {
+		return Errorf(ECONFLICT, "a refund of %d would exceed the capture of %d: %d is refunded or being refunded", amount, p.Captured, given)
+	}
+	return nil
+}
+
+// AfterRefund returns p once amount more of it has gone back: partially
+// refunded, or refunded when nothing of the capture is left.
+func (p Payment) AfterRefund(amount int64) Payment {
+	p.Refunded += amount
+	p.State = PaymentPartiallyRefunded
+	if p.Refunded == p.Captured {
+		p.State = PaymentRefunded
+	}
+	return p
+}

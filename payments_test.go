@@ -44,3 +44,42 @@ func TestPaymentTransition(t *testing.T) {
 		}
 	}
 }
+
+// TestRefundRules: a refund fits in what the capture has left, only of a
+// captured payment, and the payment follows it to refunded.
+func TestRefundRules(t *testing.T) {
+	p := evbill.Payment{ID: "pay_1", State: evbill.PaymentCaptured, Captured: 1000}
+	for _, tc := range []struct {
+		p          evbill.Payment
+		given, amt int64
+		code       string
+	}{
+		{p, 0, 1000, ""},
+		{p, 400, 600, ""},
+		{p, 400, 601, evbill.ECONFLICT},
+		{evbill.Payment{State: evbill.PaymentHeld, Captured: 0}, 0, 1, evbill.EINVALID},
+		{evbill.Payment{State: evbill.PaymentRefunded, Captured: 1000, Refunded: 1000}, 1000, 1, evbill.EINVALID},
+	} {
+		if got := evbill.ErrorCode(evbill.CheckRefund(tc.p, tc.given, tc.amt)); got != tc.code {
+			t.Errorf("CheckRefund(%s, %d, %d) = %q, want %q", tc.p.State, tc.given, tc.amt, got, tc.code)
+		}
+	}
+	part := p.AfterRefund(400)
+	if part.State != evbill.PaymentPartiallyRefunded || part.Refunded != 400 || p.Refunded != 0 {
+		t.Errorf("after a part: %+v (the original %+v)", part, p)
+	}
+	if all := part.AfterRefund(600); all.State != evbill.PaymentRefunded || all.Refunded != 1000 {
+		t.Errorf("after the rest: %+v", all)
+	}
+	for name, bad := range map[string]evbill.Payment{
+		"no gateway":           {TenantID: "t", Currency: "EUR", HoldAmount: 1, SiteID: "s"},
+		"no amount":            {TenantID: "t", Gateway: "g", Currency: "EUR", SiteID: "s"},
+		"a session's, no site": {TenantID: "t", Gateway: "g", Currency: "EUR", HoldAmount: 1},
+		"a top-up of nobody":   {TenantID: "t", Gateway: "g", Currency: "EUR", HoldAmount: 1, Purpose: evbill.PurposeTopUp},
+		"an unknown purpose":   {TenantID: "t", Gateway: "g", Currency: "EUR", HoldAmount: 1, Purpose: "gift", SiteID: "s"},
+	} {
+		if err := bad.CheckNew(); evbill.ErrorCode(err) != evbill.EINVALID {
+			t.Errorf("%s: CheckNew = %v", name, err)
+		}
+	}
+}

@@ -33,20 +33,17 @@ func (s *Store) CreateRefund(ctx context.Context, r *evbill.Refund) error {
 	return s.tx(ctx, func(q *db.Queries) error {
 		p, err := q.PaymentByCDR(ctx, db.PaymentByCDRParams{TenantID: r.TenantID, ID: r.CDRID})
 		if errors.Is(err, pgx.ErrNoRows) {
-			return evbill.Errorf(evbill.EINVALID, "CDR %q was not paid by card through evbill: there is nothing to refund through a gateway", r.CDRID)
+			return evbill.Errorf(evbill.EINVALID, "CDR %q was not paid through evbill (by card, wallet or account): there is nothing to refund", r.CDRID)
 		}
 		if err != nil {
 			return fmt.Errorf("postgres: payment of CDR %q: %w", r.CDRID, err)
-		}
-		if p.State != evbill.PaymentCaptured && p.State != evbill.PaymentPartiallyRefunded {
-			return evbill.Errorf(evbill.EINVALID, "the payment of CDR %q is %s: only a captured payment is refunded", r.CDRID, p.State)
 		}
 		given, err := q.RefundedOrPending(ctx, db.RefundedOrPendingParams{TenantID: r.TenantID, PaymentID: p.ID})
 		if err != nil {
 			return fmt.Errorf("postgres: refunds of payment %q: %w", p.ID, err)
 		}
-		if given+r.Amount > p.Captured {
-			return evbill.Errorf(evbill.ECONFLICT, "a refund of %d would exceed the capture of %d: %d is refunded or being refunded", r.Amount, p.Captured, given)
+		if err := evbill.CheckRefund(payment(p), given, r.Amount); err != nil {
+			return err
 		}
 		at := now()
 		row, err := q.InsertRefund(ctx, db.InsertRefundParams{TenantID: r.TenantID, ID: evbill.NewID(evbill.PrefixRefund),
@@ -105,13 +102,8 @@ func (s *Store) CompleteRefund(ctx context.Context, r *evbill.Refund, entry *evb
 			if err != nil {
 				return readErr(err, "payment", row.PaymentID)
 			}
-			p := payment(pr)
-			from := p.State
-			p.Refunded += row.Amount
-			p.State = evbill.PaymentPartiallyRefunded
-			if p.Refunded == p.Captured {
-				p.State = evbill.PaymentRefunded
-			}
+			from := pr.State
+			p := payment(pr).AfterRefund(row.Amount)
 			if err := evbill.PaymentTransition(from, p.State); err != nil {
 				return err
 			}

@@ -26,24 +26,12 @@ func payment(r db.Payment) evbill.Payment {
 
 // CreatePayment stores a new payment in state hold_pending, due now.
 func (s *Store) CreatePayment(ctx context.Context, p *evbill.Payment) error {
-	if err := required("tenant_id", p.TenantID, "gateway", p.Gateway, "currency", p.Currency); err != nil {
+	if err := p.CheckNew(); err != nil {
 		return err
-	}
-	if p.HoldAmount <= 0 {
-		return evbill.Errorf(evbill.EINVALID, "hold_amount must be positive, not %d", p.HoldAmount)
 	}
 	p.ID = evbill.NewID(evbill.PrefixPayment)
 	p.CreatedAt = now()
 	p.UpdatedAt, p.NextAttemptAt = p.CreatedAt, p.CreatedAt
-	p.State, p.Attempts, p.CaptureAmount, p.CaptureNet, p.Captured, p.Refunded = evbill.PaymentHoldPending, 0, 0, 0, 0, 0
-	switch {
-	case p.Purpose == "":
-		p.Purpose = evbill.PurposeSession
-	case p.Purpose == evbill.PurposeTopUp && (p.SessionID != "" || p.DriverID == ""):
-		return evbill.Errorf(evbill.EINVALID, "a top-up is of a driver's wallet, not of a session")
-	case p.Purpose == evbill.PurposeSession && p.SiteID == "":
-		return evbill.Errorf(evbill.EINVALID, "site_id is required: a session's payment is revenue of its site")
-	}
 	return s.tx(ctx, func(q *db.Queries) error {
 		r, err := q.InsertPayment(ctx, db.InsertPaymentParams{
 			TenantID: p.TenantID, ID: p.ID, SessionID: nullString(p.SessionID), Purpose: p.Purpose, DriverID: nullString(p.DriverID), SiteID: nullString(p.SiteID),
