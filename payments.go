@@ -284,6 +284,14 @@ type PaymentStore interface {
 	// when the stored state is no longer from (another worker moved it)
 	// or the move is not allowed.
 	TransitionPayment(ctx context.Context, p *Payment, from, reason string, entry *LedgerEntry) error
+	// TransitionPayments makes many transitions in one transaction (one
+	// commit, one fsync), each as TransitionPayment would and each in a
+	// savepoint of its own: a move that fails sets its Err and is undone
+	// alone, the others are stored. Moves are applied in order, so two
+	// moves of one payment chain. The error is for the transaction as a
+	// whole (the database failed): then nothing was stored, and every
+	// move without an error of its own carries it.
+	TransitionPayments(ctx context.Context, moves []PaymentMove) error
 	// RetryPayment records an attempt that ended without an answer and
 	// when to try again; the state stays.
 	RetryPayment(ctx context.Context, tenantID, id string, attempts int, next time.Time) error
@@ -305,6 +313,18 @@ type PaymentStore interface {
 	// SettleablePayments returns up to limit held payments, of every
 	// tenant, whose session has ended: captures (or releases) to start.
 	SettleablePayments(ctx context.Context, limit int) ([]Settleable, error)
+}
+
+// PaymentMove is one transition of TransitionPayments: Payment, whose
+// State is the new state, moves from From, logged with Reason, posting
+// Entry when not nil. Err is the move's own outcome; on success Payment
+// is the stored payment.
+type PaymentMove struct {
+	Payment *Payment
+	From    string
+	Reason  string
+	Entry   *LedgerEntry
+	Err     error
 }
 
 // Settleable is a held payment of an ended session and the session's CDR,

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/evbill/evbill"
@@ -35,8 +36,12 @@ type Worker struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	Log *slog.Logger
-	// Batch is how many due payments one round takes; 100 when zero.
+	// Batch is how many due payments one round takes; 500 when zero.
 	Batch int
+	// Concurrency is how many gateway calls are in flight at once; 16
+	// when zero. The answers of a round are recorded together, in one
+	// transaction (TransitionPayments).
+	Concurrency int
 	// AfterCall, when set, runs after a gateway call answered and before
 	// the answer is recorded; an error stops the worker there, as a crash
 	// would. Fault-injection tests use it.
@@ -91,7 +96,7 @@ var errStopped = errors.New("payment: worker stopped after a gateway call")
 func (w *Worker) RunOnce(ctx context.Context) (moved int, err error) {
 	batch := w.Batch
 	if batch <= 0 {
-		batch = 100
+		batch = 500
 	}
 	if moved, err = w.settle(ctx, batch); err != nil {
 		return moved, err
@@ -103,20 +108,10 @@ func (w *Worker) RunOnce(ctx context.Context) (moved int, err error) {
 	if err != nil {
 		return moved, err
 	}
-	for _, p := range due {
-		ok, err := w.process(ctx, p)
-		if errors.Is(err, errStopped) {
-			return moved, err
-		}
-		if err != nil {
-			if evbill.ErrorCode(err) == evbill.ECONFLICT {
-				continue // another worker recorded it first
-			}
-			return moved, err
-		}
-		if ok {
-			moved++
-		}
+	n, err := w.processAll(ctx, due)
+	moved += n
+	if err != nil {
+		return moved, err
 	}
 	refunds, err := w.Store.DueRefunds(ctx, w.now(), batch)
 	if err != nil {
@@ -222,6 +217,7 @@ func (w *Worker) settle(ctx context.Context, batch int) (moved int, err error) {
 	if err != nil {
 		return 0, err
 	}
+	moves := make([]evbill.PaymentMove, 0, len(ss))
 	for _, s := range ss {
 		p := s.Payment
 		from, reason := p.State, "cdr "+s.CDR.ID
@@ -241,7 +237,7 @@ func (w *Worker) settle(ctx context.Context, batch int) (moved int, err error) {
 		case ch.Total > p.HoldAmount:
 			part, err := ch.Part(0, p.HoldAmount)
 			if err != nil {
-				return moved, err
+				return 0, err
 			}
 			w.log().Warn("CDR total exceeds the hold: capturing the hold", "payment", p.ID, "cdr", s.CDR.ID,
 				"total", ch.Total, "held", p.HoldAmount)
@@ -250,15 +246,30 @@ func (w *Worker) settle(ctx context.Context, batch int) (moved int, err error) {
 			p.State, p.CaptureAmount, p.CaptureNet = evbill.PaymentCapturePending, ch.Total, ch.Net
 		}
 		p.Attempts, p.NextAttemptAt = 0, w.now()
-		switch err := w.Store.TransitionPayment(ctx, &p, from, reason, nil); {
-		case evbill.ErrorCode(err) == evbill.ECONFLICT:
-		case err != nil:
-			return moved, err
-		default:
+		moves = append(moves, evbill.PaymentMove{Payment: &p, From: from, Reason: reason})
+	}
+	return w.apply(ctx, moves)
+}
+
+// apply stores the moves in one transaction and counts those stored. A
+// move refused because another worker moved the payment first
+// (ECONFLICT) is skipped; any other refusal is the round's error.
+func (w *Worker) apply(ctx context.Context, moves []evbill.PaymentMove) (moved int, err error) {
+	if err := w.Store.TransitionPayments(ctx, moves); err != nil {
+		return 0, err
+	}
+	for _, m := range moves {
+		switch {
+		case m.Err == nil:
 			moved++
+			w.log().Debug("payment moved", "payment", m.Payment.ID, "from", m.From, "to", m.Payment.State)
+		case evbill.ErrorCode(m.Err) == evbill.ECONFLICT:
+			w.log().Debug("payment moved meanwhile", "payment", m.Payment.ID, "err", m.Err)
+		case err == nil:
+			err = fmt.Errorf("payment %s: %w", m.Payment.ID, m.Err)
 		}
 	}
-	return moved, nil
+	return moved, err
 }
 
 // ExpiryMargin is how long before a hold lapses the worker flags it: a
@@ -283,50 +294,103 @@ func (w *Worker) flagExpiring(ctx context.Context, batch int) error {
 	return nil
 }
 
-// process makes p's pending call and records the answer: moved is false
-// when there was no answer and the call is retried later.
-func (w *Worker) process(ctx context.Context, p evbill.Payment) (moved bool, err error) {
+// answer is a gateway's answer to one due payment's call.
+type answer struct {
+	p   evbill.Payment
+	op  string
+	res evbill.GatewayPayment
+	err error
+}
+
+// processAll makes the pending calls of the due payments, up to
+// Concurrency at a time, and records the answers together: the moves in
+// one TransitionPayments, the calls that got no answer each as a retry.
+// moved counts the payments moved on.
+func (w *Worker) processAll(ctx context.Context, due []evbill.Payment) (moved int, err error) {
+	answers := make([]answer, len(due))
+	limit := w.Concurrency
+	if limit <= 0 {
+		limit = 16
+	}
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i, p := range due {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			answers[i] = w.call(ctx, p)
+		})
+	}
+	wg.Wait()
+	var moves []evbill.PaymentMove
+	for _, a := range answers {
+		switch {
+		case a.op == "":
+			continue // not pending after all
+		case a.op == opNoGateway:
+			// A configuration error: keep the payment and say so, rather
+			// than fail it for something the gateway never saw.
+			w.log().Error("payment of an unconfigured gateway", "payment", a.p.ID, "gateway", a.p.Gateway)
+			if err := w.Store.RetryPayment(ctx, a.p.TenantID, a.p.ID, a.p.Attempts+1, w.now().Add(MaxBackoff)); err != nil {
+				return moved, err
+			}
+			continue
+		case evbill.GatewayOutcome(a.err) == evbill.OutcomeUnknown:
+			w.log().Warn("payment gateway call without an answer; retrying later", "payment", a.p.ID, "op", a.op, "attempt", a.p.Attempts+1, "err", a.err)
+			if err := w.Store.RetryPayment(ctx, a.p.TenantID, a.p.ID, a.p.Attempts+1, w.now().Add(backoff(a.p.Attempts+1))); err != nil {
+				return moved, err
+			}
+			continue
+		}
+		if w.AfterCall != nil {
+			// As a crash would: nothing of the round is recorded.
+			if err := w.AfterCall(a.op, a.p); err != nil {
+				return moved, fmt.Errorf("%w: %v", errStopped, err)
+			}
+		}
+		ms, err := w.record(ctx, a.p, a.op, a.res, a.err)
+		if err != nil {
+			return moved, err
+		}
+		moves = append(moves, ms...)
+	}
+	n, err := w.apply(ctx, moves)
+	return moved + n, err
+}
+
+// opNoGateway marks the answer of a payment whose gateway is not
+// configured: no call was made.
+const opNoGateway = "no gateway"
+
+// call makes p's pending gateway call.
+func (w *Worker) call(ctx context.Context, p evbill.Payment) answer {
+	a := answer{p: p}
 	gw := w.gateway(p.Gateway)
 	if gw == nil {
-		// A configuration error: keep the payment and say so, rather than
-		// fail it for something the gateway never saw.
-		w.log().Error("payment of an unconfigured gateway", "payment", p.ID, "gateway", p.Gateway)
-		return false, w.Store.RetryPayment(ctx, p.TenantID, p.ID, p.Attempts+1, w.now().Add(MaxBackoff))
+		a.op = opNoGateway
+		return a
 	}
-	var op string
-	var res evbill.GatewayPayment
 	switch p.State {
 	case evbill.PaymentHoldPending:
-		op = OpHold
-		res, err = gw.Hold(ctx, evbill.HoldRequest{IdempotencyKey: IdempotencyKey(op, p.ID), Amount: p.HoldAmount,
+		a.op = OpHold
+		a.res, a.err = gw.Hold(ctx, evbill.HoldRequest{IdempotencyKey: IdempotencyKey(a.op, p.ID), Amount: p.HoldAmount,
 			Currency: p.Currency, PaymentMethod: p.PaymentMethod, Customer: p.Customer,
 			Description: "EV charging", Metadata: map[string]string{"payment_id": p.ID, "session_id": p.SessionID}})
 	case evbill.PaymentCapturePending:
-		op = OpCapture
-		res, err = gw.Capture(ctx, evbill.CaptureRequest{IdempotencyKey: IdempotencyKey(op, p.ID), Reference: p.Reference,
+		a.op = OpCapture
+		a.res, a.err = gw.Capture(ctx, evbill.CaptureRequest{IdempotencyKey: IdempotencyKey(a.op, p.ID), Reference: p.Reference,
 			Amount: p.CaptureAmount, Currency: p.Currency})
 	case evbill.PaymentReleasePending:
-		op = OpRelease
-		res, err = gw.Release(ctx, evbill.ReleaseRequest{IdempotencyKey: IdempotencyKey(op, p.ID), Reference: p.Reference})
-	default:
-		return false, nil
+		a.op = OpRelease
+		a.res, a.err = gw.Release(ctx, evbill.ReleaseRequest{IdempotencyKey: IdempotencyKey(a.op, p.ID), Reference: p.Reference})
 	}
-	outcome := evbill.GatewayOutcome(err)
-	if outcome == evbill.OutcomeUnknown {
-		w.log().Warn("payment gateway call without an answer; retrying later", "payment", p.ID, "op", op, "attempt", p.Attempts+1, "err", err)
-		return false, w.Store.RetryPayment(ctx, p.TenantID, p.ID, p.Attempts+1, w.now().Add(backoff(p.Attempts+1)))
-	}
-	if w.AfterCall != nil {
-		if err := w.AfterCall(op, p); err != nil {
-			return false, fmt.Errorf("%w: %v", errStopped, err)
-		}
-	}
-	return true, w.record(ctx, p, op, res, err)
+	return a
 }
 
-// record stores the answer of op on p: the next state, and for a capture
-// its ledger entry.
-func (w *Worker) record(ctx context.Context, p evbill.Payment, op string, res evbill.GatewayPayment, callErr error) error {
+// record turns the answer of op on p into the moves to store: the next
+// state, for a capture with its ledger entry, and for a held top-up its
+// capture too. No moves means the answer is kept as a retry.
+func (w *Worker) record(ctx context.Context, p evbill.Payment, op string, res evbill.GatewayPayment, callErr error) ([]evbill.PaymentMove, error) {
 	from, attempts := p.State, p.Attempts
 	p.Attempts, p.NextAttemptAt = 0, w.now()
 	var entry *evbill.LedgerEntry
@@ -357,11 +421,11 @@ func (w *Worker) record(ctx context.Context, p evbill.Payment, op string, res ev
 		p.State, p.Captured = evbill.PaymentCaptured, res.CapturedAmount
 		ch, err := ledger.Charge{Currency: p.Currency, Total: p.CaptureAmount, Net: p.CaptureNet}.Part(0, res.CapturedAmount)
 		if err != nil {
-			return fmt.Errorf("payment %s: %w", p.ID, err)
+			return nil, fmt.Errorf("payment %s: %w", p.ID, err)
 		}
 		e, err := captureEntry(p, ch)
 		if err != nil {
-			return fmt.Errorf("payment %s: %w", p.ID, err)
+			return nil, fmt.Errorf("payment %s: %w", p.ID, err)
 		}
 		entry = &e
 	case op == OpCapture:
@@ -375,20 +439,19 @@ func (w *Worker) record(ctx context.Context, p evbill.Payment, op string, res ev
 		// contradiction a person must look at; the payment stays pending.
 		if refused && gerr.Outcome == evbill.OutcomeRejected && res.Status != evbill.GatewayReleased {
 			w.log().Error("gateway refused a release", "payment", p.ID, "code", gerr.Code, "message", gerr.Message)
-			return w.Store.RetryPayment(ctx, p.TenantID, p.ID, attempts+1, w.now().Add(MaxBackoff))
+			return nil, w.Store.RetryPayment(ctx, p.TenantID, p.ID, attempts+1, w.now().Add(MaxBackoff))
 		}
 		p.State = evbill.PaymentReleased
 	}
-	if err := w.Store.TransitionPayment(ctx, &p, from, reason, entry); err != nil {
-		return err
-	}
-	w.log().Info("payment moved", "payment", p.ID, "from", from, "to", p.State)
+	moves := []evbill.PaymentMove{{Payment: &p, From: from, Reason: reason, Entry: entry}}
 	if p.State == evbill.PaymentHeld && p.Purpose == evbill.PurposeTopUp {
-		// A top-up has no CDR to wait for: all that is held is captured.
-		p.State, p.CaptureAmount, p.CaptureNet, p.NextAttemptAt = evbill.PaymentCapturePending, p.HoldAmount, p.HoldAmount, w.now()
-		return w.Store.TransitionPayment(ctx, &p, evbill.PaymentHeld, "top-up", nil)
+		// A top-up has no CDR to wait for: all that is held is captured,
+		// chained in the same transaction.
+		next := p
+		next.State, next.CaptureAmount, next.CaptureNet = evbill.PaymentCapturePending, p.HoldAmount, p.HoldAmount
+		moves = append(moves, evbill.PaymentMove{Payment: &next, From: evbill.PaymentHeld, Reason: "top-up"})
 	}
-	return nil
+	return moves, nil
 }
 
 // captureEntry is the ledger entry of p's capture of ch: a wallet top-up,

@@ -30,6 +30,7 @@ func RunPayments(t *testing.T, open func(t *testing.T) PaymentFullStore) {
 		{"ConcurrentCapture", testPaymentConcurrentCapture},
 		{"TenantIsolation", testPaymentTenantIsolation},
 		{"PaymentMethods", testPaymentMethods},
+		{"Batch", testPaymentBatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,93 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/evbill/evbill"
+)
+
+// TransitionPayments makes the moves in one transaction on the writer,
+// each in a savepoint of its own, so that the payment worker's batch
+// costs one commit (one fsync) instead of one per payment.
+func (s *Store) TransitionPayments(ctx context.Context, moves []evbill.PaymentMove) error {
+	for i := range moves {
+		moves[i].Err = nil
+	}
+	if len(moves) == 0 {
+		return nil
+	}
+	err := s.transitionPayments(ctx, moves)
+	if err != nil {
+		for i := range moves {
+			if moves[i].Err == nil {
+				moves[i].Err = err
+			}
+		}
+	}
+	return err
+}
+
+func (s *Store) transitionPayments(ctx context.Context, moves []evbill.PaymentMove) error {
+	valid := 0
+	for i := range moves {
+		m := &moves[i]
+		if m.Err = checkTransition(m.Payment, m.From, m.Entry); m.Err == nil {
+			valid++
+		}
+	}
+	if valid == 0 {
+		return nil
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	var sp, release, rollback *sql.Stmt
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{{&sp, savepoint}, {&release, releaseSavepoint}, {&rollback, rollbackSavepoint}} {
+		if *p.stmt, err = tx.PrepareContext(ctx, p.sql); err != nil {
+			return fmt.Errorf("sqlite: prepare %s: %w", p.sql, err)
+		}
+	}
+	q := s.w.WithTx(tx)
+	// The stored payments are handed over only once committed: a batch
+	// that fails as a whole must leave the callers' payments as they were.
+	stored := make([]*evbill.Payment, len(moves))
+	for i := range moves {
+		m := &moves[i]
+		if m.Err != nil {
+			continue
+		}
+		if _, err := sp.ExecContext(ctx); err != nil {
+			return fmt.Errorf("sqlite: savepoint: %w", err)
+		}
+		p := *m.Payment
+		if m.Err = transition(ctx, q, &p, m.From, m.Reason, m.Entry); m.Err != nil {
+			if evbill.ErrorCode(m.Err) == evbill.EINTERNAL {
+				return m.Err // I/O, a full disk: the transaction may be gone
+			}
+			if _, err := rollback.ExecContext(ctx); err != nil {
+				return fmt.Errorf("sqlite: rollback to savepoint after %v: %w", m.Err, err)
+			}
+		} else {
+			stored[i] = &p
+		}
+		if _, err := release.ExecContext(ctx); err != nil {
+			return fmt.Errorf("sqlite: release savepoint: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	for i, p := range stored {
+		if p != nil {
+			*moves[i].Payment = *p
+		}
+	}
+	return nil
+}
