@@ -58,7 +58,17 @@ func postEntry(ctx context.Context, q *db.Queries, e *evbill.LedgerEntry) error 
 // on first use; of two transactions creating it at once, the second waits
 // for the first and reads its row.
 func ensureAccount(ctx context.Context, q *db.Queries, tenantID string, p evbill.Posting, e *evbill.LedgerEntry) (db.LedgerAccount, error) {
-	a, err := q.InsertLedgerAccount(ctx, db.InsertLedgerAccountParams{
+	// Nearly every posting goes to an account that exists: read first,
+	// since an INSERT … ON CONFLICT that finds the row costs a
+	// speculative insertion and a second round trip to read it.
+	a, err := q.LedgerAccountByCode(ctx, db.LedgerAccountByCodeParams{TenantID: tenantID, Code: p.Account, Currency: p.Currency})
+	if err == nil {
+		return a, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return a, fmt.Errorf("postgres: ledger account %s: %w", p.Account, err)
+	}
+	a, err = q.InsertLedgerAccount(ctx, db.InsertLedgerAccountParams{
 		TenantID: tenantID, ID: evbill.NewID(evbill.PrefixAccount), Code: p.Account,
 		Currency: p.Currency, Type: p.AccountType, CreatedAt: e.CreatedAt,
 	})
