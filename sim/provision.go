@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,28 @@ type Provision struct {
 	Progress io.Writer
 	// Client is the HTTP client; nil uses one with a 60 s timeout.
 	Client *http.Client
+	// PayBy makes every token a driver's who pays: "card" (the sandbox
+	// gateway's succeeding test card), "wallet" (topped up by that card
+	// to WalletTopUp), "account" (postpaid), or "mixed" (the three in
+	// turn, by token). Empty leaves the tokens without drivers, billed
+	// some other way.
+	PayBy string
+	// Currency is the wallets' currency, the tariff's; default EUR.
+	Currency string
+	// WalletTopUp is what each wallet is topped up to, in minor units;
+	// default 1,000,000 (10,000.00).
+	WalletTopUp int64
+}
+
+// PayByModes are the values Provision.PayBy takes.
+var PayByModes = []string{"", "card", "wallet", "account", "mixed"}
+
+// payByOf is how the i-th token's driver pays under mode.
+func payByOf(mode string, i int) string {
+	if mode == "mixed" {
+		return []string{"card", "wallet", "account"}[i%3]
+	}
+	return mode
 }
 
 // APIURLFor derives the API's URL from the OCPP URL: the same host and
@@ -88,10 +111,106 @@ func (p Provision) Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	return parallel(ctx, p.Concurrency, len(cfg.Tokens), func(i int) error {
+	err = parallel(ctx, p.Concurrency, len(cfg.Tokens), func(i int) error {
 		_, err := a.do(ctx, http.MethodPost, "/tokens", map[string]any{"uid": cfg.Tokens[i], "type": "RFID"}, nil, http.StatusConflict)
 		return err
 	})
+	if err != nil || p.PayBy == "" {
+		return err
+	}
+	if !slices.Contains(PayByModes, p.PayBy) {
+		return fmt.Errorf("pay-by %q is not card, wallet, account or mixed", p.PayBy)
+	}
+	if p.Currency == "" {
+		p.Currency = "EUR"
+	}
+	if p.WalletTopUp <= 0 {
+		p.WalletTopUp = 1_000_000
+	}
+	tokens, err := list[apiToken](ctx, a, "/tokens")
+	if err != nil {
+		return err
+	}
+	byUID := make(map[string]apiToken, len(tokens))
+	for _, t := range tokens {
+		byUID[t.UID] = t
+	}
+	return parallel(ctx, p.Concurrency, len(cfg.Tokens), func(i int) error {
+		return p.ensurePayer(ctx, a, byUID[cfg.Tokens[i]], payByOf(p.PayBy, i))
+	})
+}
+
+// apiToken is the part of the API's Token the simulator reads.
+type apiToken struct {
+	ID       string `json:"id"`
+	UID      string `json:"uid"`
+	DriverID string `json:"driver_id"`
+}
+
+// sandboxCard is the sandbox gateway's test card that is always held and
+// captured.
+const sandboxCard = "4242424242424242"
+
+// ensurePayer gives the token a driver (created once) who pays by payBy,
+// and tops a wallet up to WalletTopUp, waiting until the payment worker
+// has credited it.
+func (p Provision) ensurePayer(ctx context.Context, a *apiClient, t apiToken, payBy string) error {
+	if t.ID == "" {
+		return fmt.Errorf("token %q was not found after it was created", t.UID)
+	}
+	if t.DriverID == "" {
+		var d struct {
+			ID string `json:"id"`
+		}
+		if _, err := a.do(ctx, http.MethodPost, "/drivers", map[string]any{"name": "Simulated driver " + t.UID}, &d); err != nil {
+			return err
+		}
+		if _, err := a.do(ctx, http.MethodPatch, "/tokens/"+t.ID, map[string]any{"driver_id": d.ID}, nil); err != nil {
+			return err
+		}
+		t.DriverID = d.ID
+	}
+	method := map[string]any{"pay_by": payBy}
+	if payBy == "card" {
+		method["gateway"], method["card"] = "sandbox", sandboxCard
+	}
+	if _, err := a.do(ctx, http.MethodPut, "/drivers/"+t.DriverID+"/payment-method", method, nil); err != nil {
+		return err
+	}
+	if payBy != "wallet" {
+		return nil
+	}
+	var w struct {
+		Balance int64 `json:"balance"`
+	}
+	path := "/drivers/" + t.DriverID + "/wallet?currency=" + p.Currency
+	if _, err := a.do(ctx, http.MethodGet, path, nil, &w); err != nil {
+		return err
+	}
+	if w.Balance >= p.WalletTopUp {
+		return nil
+	}
+	want := p.WalletTopUp
+	if _, err := a.do(ctx, http.MethodPost, "/drivers/"+t.DriverID+"/wallet/top-ups", map[string]any{
+		"amount": want - w.Balance, "currency": p.Currency, "gateway": "sandbox", "card": sandboxCard}, nil); err != nil {
+		return err
+	}
+	// The payment worker holds and captures the top-up within seconds.
+	deadline := time.Now().Add(60 * time.Second)
+	for w.Balance < want {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the wallet of driver %s holds %d after its top-up to %d: is the payment worker running?", t.DriverID, w.Balance, want)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if _, err := a.do(ctx, http.MethodGet, path, nil, &w); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // progress prints how far a step got every two seconds until stopped.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,6 +68,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	fs.StringVar(&prov.APIKey, "api-key", getenv("EVBILL_API_KEY"), "operator API `key` (evb_…): create the stations and tokens first (env EVBILL_API_KEY)")
 	fs.StringVar(&prov.APIURL, "api-url", "", "operator API base `URL`; default: --url's host with http(s)")
 	fs.StringVar(&prov.SiteID, "site-id", "", "`site` for the stations; default: the site named Simulator, created if missing")
+	fs.StringVar(&prov.PayBy, "pay-by", "", "with --api-key, make each token a driver's who `pays` by card (sandbox test card), wallet (topped up by that card), account, or mixed (the three in turn)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -88,6 +90,10 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 		return invalid("--dc-share must be between 0 and 1")
 	case cfg.ConnectRate <= 0:
 		return invalid("--connect-rate must be above 0")
+	case !slices.Contains(sim.PayByModes, prov.PayBy):
+		return invalid("--pay-by must be card, wallet, account or mixed")
+	case prov.PayBy != "" && prov.APIKey == "":
+		return invalid("--pay-by needs --api-key: the drivers are made through the API")
 	case cfg.SamplesPerSession < 0:
 		return invalid("--samples-per-session cannot be negative")
 	case cfg.Duration < 0 || cfg.MeterInterval <= 0 || cfg.SessionGap <= 0 || cfg.SessionLength <= 0 || cfg.Parking <= 0 || cfg.CallTimeout <= 0:

@@ -33,6 +33,8 @@ func TestSimulateRefusesBadFlags(t *testing.T) {
 		{"--offline", "10s-5s"},
 		{"--source-ips", "127.0.0.9-127.0.0.1"},
 		{"--tokens", ","},
+		{"--pay-by", "bitcoin"},
+		{"--pay-by", "card"}, // without --api-key
 		{"--url", "http://127.0.0.1:8080/ocpp", "--duration", "1ms"},
 		{"--nope"},
 		{"extra"},
