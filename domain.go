@@ -35,7 +35,55 @@ type Tenant struct {
 	// connection, with the password it presents. Off ("") by default:
 	// it is for demos and first installs.
 	AutoRegisterSiteID string
-	CreatedAt          time.Time
+	// Payments are the tenant's own amounts for its drivers' payments.
+	Payments  TenantPayments
+	CreatedAt time.Time
+}
+
+// TenantPayments are a tenant's amounts for the payments made at the start
+// of its sessions, in minor units of the session's currency. A field left
+// 0 takes the server's default (the charging service's configuration), so
+// a tenant overrides only what it needs to and follows the server's
+// defaults for the rest.
+type TenantPayments struct {
+	// CardHold is the amount held on a driver's card for a session: enough
+	// for the longest session the tenant expects, since a session stops
+	// before its cost reaches the hold.
+	CardHold int64
+	// WalletMinimum is the least a wallet must hold for a session to start.
+	WalletMinimum int64
+	// AccountLimit bounds the cost of one session on a postpaid account.
+	AccountLimit int64
+}
+
+// The bounds of TenantPayments, in minor units. A session stops when its
+// cost nears its hold, so a hold of a few minor units would stop it at
+// once (and gateways refuse such small amounts); the maxima are far above
+// any session, so what they refuse is an amount mistyped by a few digits.
+const (
+	MinCardHold      = 100           // the least card hold but 0 (1.00 in a currency of two decimals)
+	MaxCardHold      = 100_000_000   // the largest card hold (1,000,000.00)
+	MaxWalletMinimum = 10_000_000    // the largest wallet minimum (100,000.00)
+	MaxAccountLimit  = 1_000_000_000 // the largest account limit (10,000,000.00)
+)
+
+// Check returns EINVALID naming the first field out of its bounds: every
+// field is 0 (the server's default) or positive, a card hold from
+// MinCardHold to MaxCardHold, a wallet minimum at most MaxWalletMinimum and
+// an account limit at most MaxAccountLimit.
+func (p TenantPayments) Check() error {
+	switch {
+	case p.CardHold < 0 || p.CardHold > MaxCardHold || (p.CardHold > 0 && p.CardHold < MinCardHold):
+		return Errorf(EINVALID, "card_hold must be 0 (the server's default) or from %d to %d minor units, not %d",
+			MinCardHold, MaxCardHold, p.CardHold)
+	case p.WalletMinimum < 0 || p.WalletMinimum > MaxWalletMinimum:
+		return Errorf(EINVALID, "wallet_minimum must be 0 (the server's default) or positive up to %d minor units, not %d",
+			MaxWalletMinimum, p.WalletMinimum)
+	case p.AccountLimit < 0 || p.AccountLimit > MaxAccountLimit:
+		return Errorf(EINVALID, "account_limit must be 0 (the server's default) or positive up to %d minor units, not %d",
+			MaxAccountLimit, p.AccountLimit)
+	}
+	return nil
 }
 
 // APIKey is a tenant's credential. The secret is shown once at creation and
@@ -151,6 +199,16 @@ const (
 	TokenExpired  = "EXPIRED"
 )
 
+// Token types, as OCPI names them.
+const (
+	TokenTypeRFID    = "RFID"
+	TokenTypeAppUser = "APP_USER"
+	// TokenTypeAdHoc is a guest's token, made by the pay page for one
+	// session paid by a card taken there (see Payment.IDTag).
+	TokenTypeAdHoc = "AD_HOC_USER"
+	TokenTypeOther = "OTHER"
+)
+
 // Token identifies a driver at a charger: an RFID card uid or an app token.
 type Token struct {
 	ID        string
@@ -214,6 +272,9 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
 
+	// CreateTenant stores a new tenant with its payment settings
+	// (EINVALID when they fail TenantPayments.Check); its name must be
+	// unique.
 	CreateTenant(ctx context.Context, t *Tenant) error
 	TenantByName(ctx context.Context, name string) (Tenant, error)
 	CountTenants(ctx context.Context) (int, error)
@@ -223,6 +284,10 @@ type Store interface {
 	// (into the tenant's site siteID) or off (""). ENOTFOUND when the
 	// tenant or the site does not exist.
 	SetAutoRegisterSite(ctx context.Context, tenantID, siteID string) error
+	// SetTenantPayments replaces the tenant's payment settings: EINVALID
+	// when p fails TenantPayments.Check, ENOTFOUND when the tenant does
+	// not exist.
+	SetTenantPayments(ctx context.Context, tenantID string, p TenantPayments) error
 	// AutoRegisterTenants returns the tenants, across the installation,
 	// that take unknown chargers, ordered by ID.
 	AutoRegisterTenants(ctx context.Context) ([]Tenant, error)

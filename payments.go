@@ -126,6 +126,7 @@ type GatewayEvent struct {
 	Amount        int64  // the amount the event moves, minor units
 	Currency      string
 	DisputeStatus string // for dispute.closed: GatewayDisputeWon or GatewayDisputeLost
+	Dispute       string // for dispute.*: the gateway's ID of the dispute (Stripe's dp_…), the same in its opening and closing; "" if it names none
 	CreatedAt     time.Time
 	Raw           []byte // the body as received, kept for audit
 }
@@ -225,9 +226,10 @@ func PaymentTransition(from, to string) error {
 type Payment struct {
 	ID            string
 	TenantID      string
-	SessionID     string // the session it pays; "" for a top-up
+	SessionID     string // the session it pays; "" for a top-up, and for an ad-hoc payment until a session claims it
 	Purpose       string // PurposeSession or PurposeTopUp
 	DriverID      string // "" for an ad-hoc card payment
+	IDTag         string // an ad-hoc payment's OCPP idTag, by which its session claims it (ClaimAdHocPayment); "" otherwise
 	SiteID        string // whose revenue the capture is; "" for a top-up
 	Gateway       string // Gateway.Name()
 	PaymentMethod string // the gateway's reference to the card
@@ -304,6 +306,36 @@ type PaymentStore interface {
 	// FlagPayment sets the payment's FailureCode without changing its
 	// state, and logs it with reason, for a person to look at.
 	FlagPayment(ctx context.Context, tenantID, id, code, reason string) error
+	// ClaimAdHocPayment gives the session sessionID the tenant's ad-hoc
+	// payment of idTag, if that payment is held and no session has claimed
+	// it yet, and logs the claim; it returns the claimed payment. The
+	// conditions guard the one statement that claims, so of two sessions
+	// started with one idTag only one gets the payment, and a payment the
+	// worker is releasing cannot be claimed. ENOTFOUND when there is no
+	// such payment: none was made, it is not held (yet, or any more), or
+	// a session claimed it already.
+	ClaimAdHocPayment(ctx context.Context, tenantID, idTag, sessionID string) (Payment, error)
+	// ReleaseAdHocPayment moves the tenant's held ad-hoc payment id that no
+	// session has claimed to release_pending, due now, with FailureCode
+	// code, and logs the move with reason. The conditions guard the one
+	// statement that moves it, so a payment a session claimed a moment
+	// before is never released. ENOTFOUND when the tenant has no ad-hoc
+	// payment id; ECONFLICT when it is not held or a session claimed it.
+	ReleaseAdHocPayment(ctx context.Context, tenantID, id, code, reason string) (Payment, error)
+	// UnclaimedAdHocPayments returns up to limit held ad-hoc payments, of
+	// every tenant, that no session claimed and none can claim any more:
+	// made before createdBefore, or whose token is blocked, expired or
+	// expires at or before now. The oldest come first.
+	UnclaimedAdHocPayments(ctx context.Context, createdBefore, now time.Time, limit int) ([]Payment, error)
+	// AdHocPayment returns the ad-hoc payment id of whichever tenant has
+	// it; ENOTFOUND when no tenant has an ad-hoc payment id. It serves the
+	// public pay page, where the payment's unguessable ID is the only
+	// credential: only ad-hoc payments are found, so no other payment is
+	// ever shown to a browser.
+	AdHocPayment(ctx context.Context, id string) (Payment, error)
+	// AdHocPaymentByIDTag returns the tenant's ad-hoc payment of idTag;
+	// ENOTFOUND when there is none.
+	AdHocPaymentByIDTag(ctx context.Context, tenantID, idTag string) (Payment, error)
 	// SetPaymentMethod stores how a driver pays, replacing what was there.
 	// EINVALID when the driver does not exist or the method breaks Check.
 	SetPaymentMethod(ctx context.Context, m *PaymentMethod) error
@@ -452,6 +484,14 @@ type GatewayEventStore interface {
 	RecordGatewayEvent(ctx context.Context, gateway string, ev GatewayEvent, p *Payment, from, reason string, entry *LedgerEntry) error
 }
 
+// MaxIDTag is the longest OCPP 1.6 idTag (a CiString20).
+const MaxIDTag = 20
+
+// AdHocWindow is how long an ad-hoc payment waits for its session: the
+// guest token the pay page makes expires then, and the payment worker
+// releases a hold that no session claimed by then.
+const AdHocWindow = 15 * time.Minute
+
 // CheckNew reports, as an EINVALID error, the first rule a payment about
 // to be created breaks, and fills its defaults: the purpose (a session's
 // payment unless said otherwise) and a fresh payment's state and amounts.
@@ -472,6 +512,14 @@ func (p *Payment) CheckNew() error {
 		return Errorf(EINVALID, "site_id is required: a session's payment is revenue of its site")
 	case p.Purpose != PurposeSession && p.Purpose != PurposeTopUp:
 		return Errorf(EINVALID, "purpose %q is not session or topup", p.Purpose)
+	case p.IDTag != "" && (p.Purpose != PurposeSession || p.SessionID != "" || p.DriverID != ""):
+		// The guest's card is taken before the charger starts: the session
+		// comes later, by its idTag, and a guest is nobody's driver.
+		return Errorf(EINVALID, "an ad-hoc payment (id_tag) is a session's, made before the session and without a driver")
+	case len(p.IDTag) > MaxIDTag:
+		return Errorf(EINVALID, "id_tag %q is longer than OCPP's %d characters", p.IDTag, MaxIDTag)
+	case p.Purpose == PurposeSession && p.SessionID == "" && p.IDTag == "":
+		return Errorf(EINVALID, "a session's payment needs its session_id, or the id_tag by which its session will claim it")
 	}
 	p.State, p.Attempts, p.CaptureAmount, p.CaptureNet, p.Captured, p.Refunded = PaymentHoldPending, 0, 0, 0, 0, 0
 	return nil

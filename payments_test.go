@@ -72,14 +72,28 @@ func TestRefundRules(t *testing.T) {
 		t.Errorf("after the rest: %+v", all)
 	}
 	for name, bad := range map[string]evbill.Payment{
-		"no gateway":           {TenantID: "t", Currency: "EUR", HoldAmount: 1, SiteID: "s"},
-		"no amount":            {TenantID: "t", Gateway: "g", Currency: "EUR", SiteID: "s"},
-		"a session's, no site": {TenantID: "t", Gateway: "g", Currency: "EUR", HoldAmount: 1},
-		"a top-up of nobody":   {TenantID: "t", Gateway: "g", Currency: "EUR", HoldAmount: 1, Purpose: evbill.PurposeTopUp},
-		"an unknown purpose":   {TenantID: "t", Gateway: "g", Currency: "EUR", HoldAmount: 1, Purpose: "gift", SiteID: "s"},
+		"no gateway":                            {TenantID: "t", Currency: "EUR", HoldAmount: 1, SiteID: "s"},
+		"no amount":                             {TenantID: "t", Gateway: "g", Currency: "EUR", SiteID: "s"},
+		"a session's, no site":                  {TenantID: "t", Gateway: "g", Currency: "EUR", HoldAmount: 1},
+		"a top-up of nobody":                    {TenantID: "t", Gateway: "g", Currency: "EUR", HoldAmount: 1, Purpose: evbill.PurposeTopUp},
+		"an unknown purpose":                    {TenantID: "t", Gateway: "g", Currency: "EUR", HoldAmount: 1, Purpose: "gift", SiteID: "s"},
+		"a session's, of no session nor id_tag": {TenantID: "t", Gateway: "g", Currency: "EUR", HoldAmount: 1, SiteID: "s"},
+		"an ad-hoc one with a session":          {TenantID: "t", Gateway: "g", Currency: "EUR", HoldAmount: 1, SiteID: "s", IDTag: "A", SessionID: "ses"},
+		"an ad-hoc one with a driver":           {TenantID: "t", Gateway: "g", Currency: "EUR", HoldAmount: 1, SiteID: "s", IDTag: "A", DriverID: "drv"},
+		"a top-up with an id_tag":               {TenantID: "t", Gateway: "g", Currency: "EUR", HoldAmount: 1, Purpose: evbill.PurposeTopUp, DriverID: "drv", IDTag: "A"},
+		"an id_tag longer than OCPP's":          {TenantID: "t", Gateway: "g", Currency: "EUR", HoldAmount: 1, SiteID: "s", IDTag: "ADHOC123456789012345X"},
 	} {
 		if err := bad.CheckNew(); evbill.ErrorCode(err) != evbill.EINVALID {
 			t.Errorf("%s: CheckNew = %v", name, err)
+		}
+	}
+	for name, good := range map[string]evbill.Payment{
+		"a session's":                       {TenantID: "t", Gateway: "g", Currency: "EUR", HoldAmount: 1, SiteID: "s", SessionID: "ses", DriverID: "drv"},
+		"an ad-hoc one, before its session": {TenantID: "t", Gateway: "g", Currency: "EUR", HoldAmount: 1, SiteID: "s", IDTag: "ADHOC12345678901234"},
+		"a top-up":                          {TenantID: "t", Gateway: "g", Currency: "EUR", HoldAmount: 1, Purpose: evbill.PurposeTopUp, DriverID: "drv"},
+	} {
+		if err := good.CheckNew(); err != nil || good.State != evbill.PaymentHoldPending {
+			t.Errorf("%s: CheckNew = %v, state %q", name, err, good.State)
 		}
 	}
 }

@@ -21,6 +21,22 @@ const (
 	FlagOrphanStop        = "orphan_stop"        // a StopTransaction for a transaction we did not know
 )
 
+// Session flags that tell an operator what became of a billed session's
+// payment. Unlike the flags above they never hold a session back: they
+// are added after the CDR, through SessionStore.FlagSession, and a
+// session keeps every one it was given, so the set says the same whatever
+// order the gateway's notifications came in.
+const (
+	FlagChargeback     = "chargeback"      // the payer disputed the payment and the money was taken back
+	FlagChargebackWon  = "chargeback_won"  // the dispute was decided for the operator: the money came back
+	FlagChargebackLost = "chargeback_lost" // the dispute was decided for the payer: the money stays taken
+)
+
+// CheckFlag reports, as an EINVALID error, whether flag cannot be kept as
+// a session flag: it must be a non-empty word without commas, in UTF-8
+// text without NUL bytes.
+func CheckFlag(flag string) error { return checkFlags([]string{flag}) }
+
 // Session is one OCPP transaction on a connector: what the charger
 // reported, in the charger's own timestamps, and what it will be billed
 // under. TransactionID is the integer evbill gave the charger; the
@@ -96,10 +112,18 @@ type Event struct {
 type SessionWrite struct {
 	Start   *Session // StartSession; Created tells a new session from a retransmission
 	Created bool
-	Samples *SampleWrite // AddSamples
-	Update  *Session     // UpdateSession
-	End     *EndWrite    // EndSession
-	Err     error        // this write's own error; it does not stop the others
+	// Payment, with Start, is the session's payment (a card hold, a
+	// wallet's or an account's), stored in the same transaction as the
+	// session, so a session never exists without the payment it was
+	// started with. A retransmitted start whose session has a payment
+	// already stores none. Once committed, Payment is the stored payment
+	// and PaymentCreated is set; SessionID is the store's to fill.
+	Payment        *Payment
+	PaymentCreated bool
+	Samples        *SampleWrite // AddSamples
+	Update         *Session     // UpdateSession
+	End            *EndWrite    // EndSession
+	Err            error        // this write's own error; it does not stop the others
 }
 
 // SampleWrite is the readings of one session to store.
@@ -148,6 +172,17 @@ type SessionStore interface {
 	Samples(ctx context.Context, tenantID, sessionID string) ([]MeterSample, error)
 	// UpdateSession stores state, parking start and flags.
 	UpdateSession(ctx context.Context, s *Session) error
+	// FlagSession adds flag to the tenant's session sessionID, in one
+	// statement, unless the session has it already; whatever the
+	// session's state, since a flag is an annotation and not billing data:
+	// an ended session takes one and its CDR stays as sealed. A running
+	// session's UpdatedAt is left alone (it is the reboot sweep's evidence
+	// that the charger still reports, which an annotation is not); an
+	// ended one's moves. The charging path owns a running session's flags:
+	// an UpdateSession from a copy read before replaces them. ENOTFOUND
+	// when the tenant has no such session, EINVALID when CheckFlag refuses
+	// the flag.
+	FlagSession(ctx context.Context, tenantID, sessionID, flag string) error
 	// EndSession stores the ended session, its CDR and the events in one
 	// transaction. ECONFLICT if the session has already ended.
 	EndSession(ctx context.Context, s *Session, cdr *CDR, events []Event) error

@@ -25,6 +25,14 @@ func checkWrite(w *SessionWrite) error {
 	if n != 1 {
 		return Errorf(EINVALID, "exactly one of Start, Samples, Update and End must be set")
 	}
+	if w.Payment != nil {
+		if w.Start == nil {
+			return Errorf(EINVALID, "a payment is written with its session's Start")
+		}
+		if err := checkSessionPayment(w.Start, w.Payment); err != nil {
+			return err
+		}
+	}
 	switch {
 	case w.Start != nil:
 		return checkStart(w.Start)
@@ -201,4 +209,18 @@ func fitsInt32(field string, v int) error {
 		return Errorf(EINVALID, "%s %d is out of range", field, v)
 	}
 	return nil
+}
+
+// checkSessionPayment checks the payment a Start carries as CreatePayment
+// would, before the session (and so its ID) exists.
+func checkSessionPayment(s *Session, p *Payment) error {
+	if p.TenantID != s.TenantID || p.DriverID != s.DriverID {
+		return Errorf(EINVALID, "a session's payment is of the session's tenant and driver")
+	}
+	if p.Purpose != "" && p.Purpose != PurposeSession {
+		return Errorf(EINVALID, "a payment written with a Start pays for that session")
+	}
+	probe := *p
+	probe.SessionID = "ses_pending"
+	return probe.CheckNew()
 }

@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -9,6 +11,7 @@ import (
 
 	"github.com/evbill/evbill"
 	"github.com/evbill/evbill/auth"
+	"github.com/evbill/evbill/charging"
 )
 
 func TestAuthentication(t *testing.T) {
@@ -65,6 +68,7 @@ func TestRoles(t *testing.T) {
 		{"GET", "/api/v1/api-keys", nil, auth.ManageKeys},
 		{"GET", "/api/v1/tenant", nil, auth.Read},
 		{"PATCH", "/api/v1/tenant", map[string]any{"auto_register_site_id": ""}, auth.Configure},
+		{"PATCH", "/api/v1/tenant", map[string]any{"payments": map[string]any{"card_hold": 0}}, auth.Configure},
 	}
 	for role, c := range map[evbill.Role]*client{evbill.RoleAdmin: tn.admin, evbill.RoleOperator: tn.operator, evbill.RoleFinance: tn.finance, evbill.RoleReadonly: tn.readonly} {
 		for _, o := range ops {
@@ -324,4 +328,129 @@ func TestTenantSettings(t *testing.T) {
 			t.Fatalf("after turning auto-registration off: %v", got)
 		}
 	})
+}
+
+// TestTenantPayments: a new tenant shows the server's defaults (zeros); an
+// admin changes one payment setting at a time, the others kept; amounts
+// out of bounds are refused at their field, all at once, and a refused
+// request changes nothing; only admins change them, and another tenant
+// never sees them.
+func TestTenantPayments(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		tn, other := e.newTenant(), e.newTenant()
+		f, g := tn.admin.fixture(t), other.admin.fixture(t)
+		payments := func(c *client) map[string]any {
+			t.Helper()
+			p, ok := c.do("GET", "/api/v1/tenant", nil).must(t, 200)["payments"].(map[string]any)
+			if !ok {
+				t.Fatal("the tenant shows no payments")
+			}
+			return p
+		}
+		want := func(what string, got map[string]any, hold, minimum, limit float64) {
+			t.Helper()
+			if got["card_hold"] != hold || got["wallet_minimum"] != minimum || got["account_limit"] != limit {
+				t.Fatalf("%s: payments %v, want %v, %v, %v", what, got, hold, minimum, limit)
+			}
+		}
+		want("a new tenant", payments(tn.readonly), 0, 0, 0)
+
+		patch := func(p map[string]any) map[string]any {
+			t.Helper()
+			got, _ := tn.admin.do("PATCH", "/api/v1/tenant", map[string]any{"payments": p}).must(t, 200)["payments"].(map[string]any)
+			return got
+		}
+		want("after setting the card hold", patch(map[string]any{"card_hold": 2500}), 2500, 0, 0)
+		want("after setting the account limit", patch(map[string]any{"account_limit": 250_000}), 2500, 0, 250_000)
+		want("after setting all three", patch(map[string]any{"card_hold": evbill.MaxCardHold, "wallet_minimum": evbill.MaxWalletMinimum,
+			"account_limit": evbill.MaxAccountLimit}), evbill.MaxCardHold, evbill.MaxWalletMinimum, evbill.MaxAccountLimit)
+		want("after an empty change", patch(map[string]any{}), evbill.MaxCardHold, evbill.MaxWalletMinimum, evbill.MaxAccountLimit)
+		want("at the least card hold", patch(map[string]any{"card_hold": evbill.MinCardHold, "wallet_minimum": 700, "account_limit": 0}),
+			evbill.MinCardHold, 700, 0)
+		want("in the readonly key's view", payments(tn.readonly), evbill.MinCardHold, 700, 0)
+
+		for _, bad := range []struct {
+			body      any
+			locations []string
+		}{
+			{map[string]any{"payments": map[string]any{"card_hold": 50}}, []string{"body.payments.card_hold"}},
+			{map[string]any{"payments": map[string]any{"card_hold": -1}}, []string{"body.payments.card_hold"}},
+			{map[string]any{"payments": map[string]any{"card_hold": evbill.MaxCardHold + 1}}, []string{"body.payments.card_hold"}},
+			{map[string]any{"payments": map[string]any{"wallet_minimum": -5}}, []string{"body.payments.wallet_minimum"}},
+			{map[string]any{"payments": map[string]any{"wallet_minimum": evbill.MaxWalletMinimum + 1}}, []string{"body.payments.wallet_minimum"}},
+			{map[string]any{"payments": map[string]any{"account_limit": evbill.MaxAccountLimit + 1}}, []string{"body.payments.account_limit"}},
+			{`{"payments": {"account_limit": 1e30}}`, []string{"body.payments.account_limit"}},
+			{`{"payments": {"card_hold": 2500.5}}`, []string{"body.payments.card_hold"}},
+			{`{"payments": {"card_hold": "2500"}}`, []string{"body.payments.card_hold"}},
+			// Every field is checked before anything is written.
+			{map[string]any{"auto_register_site_id": g.site, "payments": map[string]any{"card_hold": 99}},
+				[]string{"body.auto_register_site_id", "body.payments.card_hold"}},
+			{map[string]any{"auto_register_site_id": f.site, "payments": map[string]any{"card_hold": 1, "account_limit": 5000}},
+				[]string{"body.payments.card_hold"}},
+		} {
+			tn.admin.do("PATCH", "/api/v1/tenant", bad.body).problem(t, 422, "invalid", bad.locations...)
+		}
+		got := tn.readonly.do("GET", "/api/v1/tenant", nil).must(t, 200)
+		if got["auto_register_site_id"] != "" {
+			t.Fatalf("a refused change turned auto-registration on: %v", got)
+		}
+		want("after refused changes", got["payments"].(map[string]any), evbill.MinCardHold, 700, 0)
+
+		for _, c := range []*client{tn.operator, tn.finance, tn.readonly} {
+			c.do("PATCH", "/api/v1/tenant", map[string]any{"payments": map[string]any{"card_hold": 9000}}).problem(t, 403, "forbidden")
+		}
+		want("after refused roles", payments(tn.readonly), evbill.MinCardHold, 700, 0)
+		want("another tenant", payments(other.readonly), 0, 0, 0)
+
+		// Both settings in one request; then back to the server's defaults.
+		got = tn.admin.do("PATCH", "/api/v1/tenant", map[string]any{"auto_register_site_id": f.site,
+			"payments": map[string]any{"card_hold": 0, "wallet_minimum": 0}}).must(t, 200)
+		if got["auto_register_site_id"] != f.site {
+			t.Fatalf("auto-registration with payments: %v", got)
+		}
+		want("back to the defaults", got["payments"].(map[string]any), 0, 0, 0)
+		tn.admin.do("PATCH", "/api/v1/tenant", map[string]any{"auto_register_site_id": ""}).must(t, 200)
+		want("after turning auto-registration off", payments(tn.readonly), 0, 0, 0)
+	})
+}
+
+// TestTenantPaymentsSchema checks what the OpenAPI document says of the
+// payment settings against the code it restates: the bounds of
+// evbill.TenantPayments.Check and the charging service's defaults.
+func TestTenantPaymentsSchema(t *testing.T) {
+	e := newEnv(t)
+	var doc struct {
+		Comps struct {
+			Schemas map[string]struct {
+				Properties map[string]struct {
+					Description string   `json:"description"`
+					Minimum     *float64 `json:"minimum"`
+					Maximum     *float64 `json:"maximum"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(e.anon().do("GET", "/api/v1/openapi.json", nil).body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	shown, patched := doc.Comps.Schemas["TenantPayments"], doc.Comps.Schemas["TenantPaymentsPatch"]
+	for field, v := range map[string][2]int64{
+		"card_hold":      {charging.DefaultCardHold, evbill.MaxCardHold},
+		"wallet_minimum": {charging.DefaultWalletMinimum, evbill.MaxWalletMinimum},
+		"account_limit":  {charging.DefaultAccountLimit, evbill.MaxAccountLimit},
+	} {
+		if d := shown.Properties[field].Description; !strings.Contains(d, "default, "+strconv.FormatInt(v[0], 10)+" ") {
+			t.Errorf("%s: the description does not give the default %d: %q", field, v[0], d)
+		}
+		p := patched.Properties[field]
+		if p.Minimum == nil || *p.Minimum != 0 || p.Maximum == nil || *p.Maximum != float64(v[1]) {
+			t.Errorf("%s: the patch's bounds are %v..%v, want 0..%d", field, p.Minimum, p.Maximum, v[1])
+		}
+		if !strings.Contains(p.Description, strconv.FormatInt(v[1], 10)) {
+			t.Errorf("%s: the patch's description does not give the most, %d: %q", field, v[1], p.Description)
+		}
+	}
+	if d := patched.Properties["card_hold"].Description; !strings.Contains(d, "from "+strconv.Itoa(evbill.MinCardHold)+" ") {
+		t.Errorf("card_hold: the patch's description does not give the least, %d: %q", evbill.MinCardHold, d)
+	}
 }

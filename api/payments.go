@@ -18,6 +18,7 @@ type Payment struct {
 	ID            string          `json:"id"`
 	SessionID     string          `json:"session_id,omitempty"`
 	DriverID      string          `json:"driver_id,omitempty"`
+	IDTag         string          `json:"id_tag,omitempty" doc:"An ad-hoc payment's idTag: the guest token of the pay page, whose session claims the payment."`
 	SiteID        string          `json:"site_id"`
 	Gateway       string          `json:"gateway" doc:"The processor: stripe, or sandbox (test mode)."`
 	Reference     string          `json:"reference,omitempty" doc:"The gateway's reference to the hold."`
@@ -48,7 +49,7 @@ func (s *server) paymentOut(ctx context.Context, p evbill.Payment) (*out[Payment
 	if err != nil {
 		return nil, err
 	}
-	o := &out[Payment]{Body: Payment{ID: p.ID, SessionID: p.SessionID, DriverID: p.DriverID, SiteID: p.SiteID,
+	o := &out[Payment]{Body: Payment{ID: p.ID, SessionID: p.SessionID, DriverID: p.DriverID, IDTag: p.IDTag, SiteID: p.SiteID,
 		Gateway: p.Gateway, Reference: p.Reference, Currency: p.Currency, HoldAmount: p.HoldAmount,
 		CaptureAmount: p.CaptureAmount, Captured: p.Captured, Refunded: p.Refunded, State: p.State,
 		FailureCode: p.FailureCode, Attempts: p.Attempts, HoldExpiresAt: p.HoldExpiresAt,

@@ -21,7 +21,7 @@ func TestPaymentRoutes(t *testing.T) {
 		}
 		tn, other := e.newTenant(), e.newTenant()
 		site := tn.admin.do(http.MethodPost, "/api/v1/sites", map[string]any{"name": "p", "country": "NL", "time_zone": "UTC"}).must(t, http.StatusCreated)["id"].(string)
-		p := evbill.Payment{TenantID: tn.id, SiteID: site, Gateway: "sandbox", PaymentMethod: sandbox.CardSucceeds, Currency: "EUR", HoldAmount: 2500}
+		p := evbill.Payment{TenantID: tn.id, SiteID: site, IDTag: "ADHOCAPI1", Gateway: "sandbox", PaymentMethod: sandbox.CardSucceeds, Currency: "EUR", HoldAmount: 2500}
 		if err := ps.CreatePayment(context.Background(), &p); err != nil {
 			t.Fatal(err)
 		}
@@ -34,7 +34,7 @@ func TestPaymentRoutes(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := tn.readonly.do(http.MethodGet, "/api/v1/payments/"+p.ID, nil).must(t, http.StatusOK)
-		if got["state"] != evbill.PaymentHeld || got["hold_amount"] != 2500.0 || got["gateway"] != "sandbox" {
+		if got["state"] != evbill.PaymentHeld || got["hold_amount"] != 2500.0 || got["gateway"] != "sandbox" || got["id_tag"] != "ADHOCAPI1" {
 			t.Errorf("payment %v", got)
 		}
 		changes := got["changes"].([]any)

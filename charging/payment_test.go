@@ -230,3 +230,30 @@ func TestWalletSession(t *testing.T) {
 		}
 	})
 }
+
+// TestTenantPaymentLimits: a tenant's own card hold replaces the
+// service's default for its sessions.
+func TestTenantPaymentLimits(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		ps := cardDriver(t, w, "CARD2")
+		if err := w.store.SetTenantPayments(ctx, w.tenant.ID, evbill.TenantPayments{CardHold: 7700}); err != nil {
+			t.Fatal(err)
+		}
+		ch, err := dial(t, w.url, "CP-1", password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Date(2027, 3, 12, 17, 15, 0, 0, time.UTC)
+		tx := int(ch.call("StartTransaction", fmt.Sprintf(`{"connectorId":1,"idTag":"CARD2","meterStart":1000,"timestamp":%q}`,
+			start.Format(time.RFC3339)))["transactionId"].(float64))
+		sess, err := w.store.SessionByTransaction(ctx, w.tenant.ID, w.station.ID, int64(tx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := ps.PaymentBySession(ctx, w.tenant.ID, sess.ID)
+		if err != nil || p.HoldAmount != 7700 {
+			t.Fatalf("payment %+v, %v: want the tenant's hold of 7700", p, err)
+		}
+	})
+}

@@ -419,29 +419,51 @@ func (s *Service) StartTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.
 	if priced {
 		sess.TariffID, sess.TariffVersion = res.Version.TariffID, res.Version.Version
 	}
-	w, err := s.commit.do(ctx, evbill.SessionWrite{Start: sess})
+	// The driver's payment is decided before the session is stored, and
+	// stored with it in one transaction: a session never exists without
+	// the payment it was started with, and a start costs no transaction
+	// of its own for its payment.
+	var pay *evbill.Payment
+	var refusal ocpp.AuthorizationStatus
+	payable := s.payments != nil && info.Status == ocpp.AuthorizationAccepted && priced && tok.Type != evbill.TokenTypeAdHoc
+	if payable {
+		if pay, refusal, err = s.paymentOf(ctx, sess, res); err != nil {
+			return nil, err
+		}
+	}
+	w, err := s.commit.do(ctx, evbill.SessionWrite{Start: sess, Payment: pay})
 	if err != nil {
 		return nil, err
 	}
-	if info.Status == ocpp.AuthorizationAccepted && priced {
-		// Also for a retransmission: a start whose payment was not made
-		// (a crash in between) gets it when the charger sends it again.
-		hold, known, refused, err := s.ensurePayment(ctx, w.Start, res)
-		if err != nil {
+	var hold int64
+	known := false
+	switch {
+	case payable:
+		// A session without a payment (billed some other way, or refused)
+		// has nothing to guard; a retransmission's existing payment is
+		// looked up by the guard when it needs it.
+		known = pay == nil || w.PaymentCreated
+		if w.PaymentCreated {
+			hold = w.Payment.HoldAmount
+		}
+	case s.payments != nil && info.Status == ocpp.AuthorizationAccepted && tok.Type == evbill.TokenTypeAdHoc:
+		// A guest's session claims the payment made for it even without a
+		// tariff: its hold is then released, as any session's without a CDR.
+		if hold, known, refusal, err = s.claimAdHoc(ctx, w.Start); err != nil {
 			return nil, err
 		}
-		if refused {
-			info.Status = ocpp.AuthorizationBlocked // the wallet is too low: the charger stops
-		}
-		if known {
-			// The hold guard of this transaction's MeterValues needs no
-			// lookup of its payment.
-			l := linkOf(c)
-			h := l.holdOf(w.Start.TransactionID)
-			l.mu.Lock()
-			h.known, h.amount = true, hold
-			l.mu.Unlock()
-		}
+	}
+	if refusal != "" {
+		info.Status = refusal // the charger stops
+	}
+	if known {
+		// The hold guard of this transaction's MeterValues needs no
+		// lookup of its payment.
+		l := linkOf(c)
+		h := l.holdOf(w.Start.TransactionID)
+		l.mu.Lock()
+		h.known, h.amount = true, hold
+		l.mu.Unlock()
 	}
 	l := linkOf(c)
 	l.remember(w.Start.TransactionID, w.Start.ID)
@@ -455,52 +477,97 @@ func (s *Service) StartTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.
 	return &ocpp.StartTransactionConf{IdTagInfo: info, TransactionId: int(w.Start.TransactionID)}, nil
 }
 
-// ensurePayment gives a session of a driver who pays by card, wallet or
-// account its payment, which the payment worker holds and, once the CDR is
-// in, captures: a card hold of CardHold, the wallet's whole balance (so
-// the session stops before it runs out), or AccountLimit on a postpaid
-// account; all in the tariff's currency. A session already paid for (a
-// retransmitted start) keeps its payment. It reports refused when a
-// wallet holds less than WalletMinimum: the start is then answered
-// Blocked and no payment is made. hold is the session's hold (0: none)
-// when known is set; a retransmission's existing payment is not read.
-func (s *Service) ensurePayment(ctx context.Context, sess *evbill.Session, res pricing.Resolved) (hold int64, known, refused bool, err error) {
-	if s.payments == nil {
-		return 0, false, false, nil
-	}
+// paymentOf is the payment a session of a driver who pays by card,
+// wallet or account starts with, which the payment worker holds and, once
+// the CDR is in, captures: a card hold of CardHold, the wallet's whole
+// balance (so the session stops before it runs out), or AccountLimit on
+// a postpaid account; all in the tariff's currency. nil when the driver
+// is billed some other way. refusal, when not "", is how the start is
+// answered instead of Accepted: Blocked when a wallet holds less than
+// WalletMinimum (no payment is made). A guest's session (an ad-hoc token)
+// claims the payment the pay page made for it instead (see claimAdHoc).
+func (s *Service) paymentOf(ctx context.Context, sess *evbill.Session, res pricing.Resolved) (*evbill.Payment, ocpp.AuthorizationStatus, error) {
 	if sess.DriverID == "" {
-		return 0, true, false, nil
+		return nil, "", nil
 	}
 	m, err := s.payments.PaymentMethod(ctx, sess.TenantID, sess.DriverID)
 	switch {
 	case evbill.ErrorCode(err) == evbill.ENOTFOUND:
-		return 0, true, false, nil // billed some other way
+		return nil, "", nil // billed some other way
 	case err != nil:
-		return 0, false, false, err
+		return nil, "", err
+	}
+	limits, err := s.paymentLimits(ctx, sess.TenantID)
+	if err != nil {
+		return nil, "", err
 	}
 	currency := res.Tariff.Currency.Code()
-	p := evbill.Payment{TenantID: sess.TenantID, SessionID: sess.ID, DriverID: sess.DriverID, SiteID: res.Site.ID,
-		Gateway: m.Gateway, PaymentMethod: m.Card, Customer: m.Customer, Currency: currency, HoldAmount: s.cardHold}
+	p := &evbill.Payment{TenantID: sess.TenantID, DriverID: sess.DriverID, SiteID: res.Site.ID,
+		Gateway: m.Gateway, PaymentMethod: m.Card, Customer: m.Customer, Currency: currency, HoldAmount: limits.CardHold}
 	switch m.PayBy {
 	case evbill.PayByWallet:
 		balance, err := s.walletBalance(ctx, sess.TenantID, sess.DriverID, currency)
 		if err != nil {
-			return 0, false, false, err
+			return nil, "", err
 		}
-		if balance < s.walletMinimum {
-			return 0, true, true, nil
+		if balance < limits.WalletMinimum {
+			return nil, ocpp.AuthorizationBlocked, nil
 		}
 		p.Gateway, p.PaymentMethod, p.HoldAmount = evbill.PayByWallet, "", balance
 	case evbill.PayByAccount:
-		p.Gateway, p.PaymentMethod, p.HoldAmount = evbill.PayByAccount, "", s.accountLimit
+		p.Gateway, p.PaymentMethod, p.HoldAmount = evbill.PayByAccount, "", limits.AccountLimit
 	}
-	switch err := s.payments.CreatePayment(ctx, &p); {
-	case evbill.ErrorCode(err) == evbill.ECONFLICT:
-		return 0, false, false, nil // paid for already: a retransmitted start
-	case err != nil:
-		return 0, false, false, err
+	return p, "", nil
+}
+
+// claimAdHoc gives a guest's session the payment the pay page made for
+// its idTag, whose hold was placed before the charger was asked to start.
+// A retransmitted start finds the payment its first claim took. Without
+// either, the start is answered Invalid: an ad-hoc token exists only to
+// start the one session its card pays for, so a session without that
+// payment (the hold failed, was released, or paid for another session
+// already) would charge for nothing.
+func (s *Service) claimAdHoc(ctx context.Context, sess *evbill.Session) (hold int64, known bool, refusal ocpp.AuthorizationStatus, err error) {
+	p, err := s.payments.ClaimAdHocPayment(ctx, sess.TenantID, sess.IDTag, sess.ID)
+	switch evbill.ErrorCode(err) {
+	case "":
+		return p.HoldAmount, true, "", nil
+	case evbill.ENOTFOUND:
+	default:
+		return 0, false, "", err
 	}
-	return p.HoldAmount, true, false, nil
+	p, err = s.payments.PaymentBySession(ctx, sess.TenantID, sess.ID)
+	switch evbill.ErrorCode(err) {
+	case "":
+		if p.State != evbill.PaymentHeld {
+			return 0, true, "", nil // nothing held any more: nothing to guard
+		}
+		return p.HoldAmount, true, "", nil
+	case evbill.ENOTFOUND:
+		s.log.Warn("a guest's start without a held payment: refused", "session", sess.ID, "id_tag", sess.IDTag)
+		return 0, true, ocpp.AuthorizationInvalid, nil
+	}
+	return 0, false, "", err
+}
+
+// paymentLimits are the tenant's card hold, wallet minimum and account
+// limit: its own settings, and the service's for those it leaves at 0.
+func (s *Service) paymentLimits(ctx context.Context, tenantID string) (evbill.TenantPayments, error) {
+	t, err := s.store.Tenant(ctx, tenantID)
+	if err != nil {
+		return evbill.TenantPayments{}, err
+	}
+	l := t.Payments
+	if l.CardHold == 0 {
+		l.CardHold = s.cardHold
+	}
+	if l.WalletMinimum == 0 {
+		l.WalletMinimum = s.walletMinimum
+	}
+	if l.AccountLimit == 0 {
+		l.AccountLimit = s.accountLimit
+	}
+	return l, nil
 }
 
 // walletBalance is what the driver's wallet holds in currency, in minor

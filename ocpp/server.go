@@ -573,6 +573,10 @@ func (s *Server) Conn(key StationKey) *Conn {
 	return s.conns[key]
 }
 
+// Connected reports whether the charge point of key has a connection open
+// here: a page can say a charger is offline before anybody pays for it.
+func (s *Server) Connected(key StationKey) bool { return s.Conn(key) != nil }
+
 // Len returns the number of open connections.
 func (s *Server) Len() int {
 	s.mu.RLock()

@@ -104,6 +104,7 @@ func (w *Worker) RunOnce(ctx context.Context) (moved int, err error) {
 	if err := w.flagExpiring(ctx, batch); err != nil {
 		return moved, err
 	}
+	moved += w.releaseUnclaimed(ctx, batch) // payment/adhoc.go
 	due, err := w.Store.DuePayments(ctx, w.now(), batch)
 	if err != nil {
 		return moved, err

@@ -71,14 +71,31 @@ func (w *world) worker() *payment.Worker {
 	return &payment.Worker{Store: w.store, Gateways: map[string]evbill.Gateway{"sandbox": w.sbx}, Now: w.now}
 }
 
-// pay makes a payment by card, due now.
+// pay makes a payment by card of a running session, due now.
 func (w *world) pay(card string, hold int64) evbill.Payment {
 	w.t.Helper()
-	p := evbill.Payment{TenantID: w.tenant.ID, SiteID: w.site.ID, Gateway: "sandbox", PaymentMethod: card, Currency: "EUR", HoldAmount: hold}
+	ss := w.running()
+	p := evbill.Payment{TenantID: w.tenant.ID, SessionID: ss.ID, SiteID: w.site.ID, Gateway: "sandbox", PaymentMethod: card, Currency: "EUR", HoldAmount: hold}
 	if err := w.store.CreatePayment(context.Background(), &p); err != nil {
 		w.t.Fatal(err)
 	}
 	return p
+}
+
+// running starts a session on a station of its own, so that sessions of
+// one test never look like retransmissions of each other.
+func (w *world) running() evbill.Session {
+	w.t.Helper()
+	ctx := context.Background()
+	st := evbill.Station{TenantID: w.tenant.ID, SiteID: w.site.ID, ChargePointID: evbill.NewID("CP")}
+	if err := w.store.CreateStation(ctx, &st); err != nil {
+		w.t.Fatal(err)
+	}
+	ss := evbill.Session{TenantID: w.tenant.ID, StationID: st.ID, ConnectorNumber: 1, IDTag: "TAG", MeterStartWh: "0", StartedAt: w.now().Add(-time.Hour)}
+	if _, err := w.store.StartSession(ctx, &ss); err != nil {
+		w.t.Fatal(err)
+	}
+	return ss
 }
 
 func (w *world) get(id string) evbill.Payment {

@@ -16,7 +16,7 @@ var _ evbill.PaymentStore = (*Store)(nil)
 
 func payment(r db.Payment) evbill.Payment {
 	return evbill.Payment{
-		ID: r.ID, TenantID: r.TenantID, SessionID: deref(r.SessionID), Purpose: r.Purpose, DriverID: deref(r.DriverID), SiteID: deref(r.SiteID),
+		ID: r.ID, TenantID: r.TenantID, SessionID: deref(r.SessionID), Purpose: r.Purpose, DriverID: deref(r.DriverID), IDTag: deref(r.IDTag), SiteID: deref(r.SiteID),
 		Gateway: r.Gateway, PaymentMethod: r.PaymentMethod, Customer: r.Customer, Reference: r.Reference,
 		Currency: r.Currency, HoldAmount: r.HoldAmount, CaptureAmount: r.CaptureAmount, CaptureNet: r.CaptureNet,
 		Captured: r.Captured, Refunded: r.Refunded, State: r.State, FailureCode: r.FailureCode,
@@ -39,11 +39,12 @@ func (s *Store) CreatePayment(ctx context.Context, p *evbill.Payment) error {
 			Gateway: p.Gateway, PaymentMethod: p.PaymentMethod, Customer: p.Customer, Reference: p.Reference,
 			Currency: p.Currency, HoldAmount: p.HoldAmount, State: p.State,
 			NextAttemptAt: p.NextAttemptAt, HoldExpiresAt: normTime(p.HoldExpiresAt),
-			CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+			CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, IDTag: nullString(p.IDTag),
 		})
 		if err != nil {
 			return writeErr("create payment", err,
-				[]unique{{constraint: "payments_session_key", msg: fmt.Sprintf("session %q already has a payment", p.SessionID)}},
+				[]unique{{constraint: "payments_session_key", msg: fmt.Sprintf("session %q already has a payment", p.SessionID)},
+					{constraint: "payments_id_tag_key", msg: fmt.Sprintf("id_tag %q already has a payment", p.IDTag)}},
 				[]ref{{constraint: "payments_tenant_fkey", field: "tenant_id", value: p.TenantID},
 					{constraint: "payments_session_fkey", field: "session_id", value: p.SessionID},
 					{constraint: "payments_driver_fkey", field: "driver_id", value: p.DriverID},

@@ -55,6 +55,12 @@ func TestSessionStore(t *testing.T) {
 	storetest.RunSessions(t, func(t *testing.T) storetest.FullStore { return open(t) })
 }
 
+// TestSessionFlags runs the conformance suite of session flags against
+// the database named by EVBILL_TEST_POSTGRES_URL.
+func TestSessionFlags(t *testing.T) {
+	storetest.RunFlags(t, func(t *testing.T) storetest.FullStore { return open(t) })
+}
+
 // TestMigrations checks that Open leaves the schema current, that Migrate
 // is then a no-op, and that Ping fails once a migration is missing from
 // the database. It runs in a schema of its own, so that forgetting a

@@ -121,6 +121,9 @@ type op struct {
 	w    *evbill.SessionWrite
 	sql  string // the write's statement and arguments, as sqlc's method sends them
 	args []any
+	// more are statements of the same write after sql, in its savepoint:
+	// they stand or fall with it. read reads their results too.
+	more []statement
 	// read takes the statement's result from q, which answers from the
 	// pipeline. It returns only database errors; what the write's
 	// outcome means it keeps in the op.
@@ -159,6 +162,9 @@ func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionW
 		case w.Start != nil:
 			startTenants = append(startTenants, w.Start.TenantID)
 			o.start(w.Start, now)
+			if w.Payment != nil {
+				o.startPayment(w, now)
+			}
 		case w.Samples != nil:
 			o.samples(w.Samples)
 			// Its one statement inserts only into an open session that
@@ -329,6 +335,9 @@ func runPipeline(ctx context.Context, tx pgx.Tx, locks []statement, ops []*op) (
 		}
 		b.Queue(savepoint)
 		b.Queue(o.sql, o.args...)
+		for _, m := range o.more {
+			b.Queue(m.sql, m.args...)
+		}
 		b.Queue(releaseSavepoint)
 	}
 	br := tx.SendBatch(ctx, b)
@@ -423,6 +432,58 @@ func (o *op) start(s *evbill.Session, now time.Time) {
 		})
 	}
 	o.fill = func() { *s = stored }
+}
+
+// startPayment adds to a Start write the statement that stores its
+// session's payment, in the same savepoint: the session and its payment
+// are stored together or not at all. The session is found by the start's
+// retransmission key, so a retransmitted start whose session was paid for
+// stores no second payment.
+func (o *op) startPayment(w *evbill.SessionWrite, now time.Time) {
+	s, pay := w.Start, *w.Payment
+	pay.Purpose, pay.ID = evbill.PurposeSession, evbill.NewID(evbill.PrefixPayment)
+	arg := db.InsertSessionPaymentParams{
+		TenantID: s.TenantID, StationID: s.StationID, ConnectorNumber: int32(s.ConnectorNumber),
+		IDTag: s.IDTag, MeterStartWh: s.MeterStartWh, StartedAt: normalize(s.StartedAt),
+		ID: pay.ID, DriverID: nullString(pay.DriverID), SiteID: pay.SiteID, Gateway: pay.Gateway,
+		PaymentMethod: pay.PaymentMethod, Customer: pay.Customer, Currency: pay.Currency,
+		HoldAmount: pay.HoldAmount, Now: now,
+	}
+	o.more = append(o.more, capture(func(q *db.Queries) error {
+		_, err := q.InsertSessionPayment(context.Background(), arg)
+		return err
+	}))
+	var stored *evbill.Payment
+	readSession, failSession, fillSession := o.read, o.fail, o.fill
+	o.read = func(ctx context.Context, q *db.Queries) error {
+		if err := readSession(ctx, q); err != nil {
+			return err
+		}
+		rows, err := q.InsertSessionPayment(ctx, arg)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 1 {
+			p := payment(db.Payment(rows[0]))
+			stored = &p
+		}
+		return nil
+	}
+	o.fail = func(err error) error {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && strings.HasPrefix(pe.ConstraintName, "payments_") {
+			return writeErr("create payment", err, nil, []ref{
+				{constraint: "payments_driver_fkey", field: "driver_id", value: pay.DriverID},
+				{constraint: "payments_site_fkey", field: "site_id", value: pay.SiteID}})
+		}
+		return failSession(err)
+	}
+	o.fill = func() {
+		fillSession()
+		if stored != nil {
+			*w.Payment, w.PaymentCreated = *stored, true
+		}
+	}
 }
 
 // startedSession returns the session of a StartSession row.

@@ -85,14 +85,19 @@ func (s *Store) tx(ctx context.Context, fn func(q *db.Queries) error) error {
 
 // Tenants, API keys and idempotent responses.
 
-// CreateTenant stores a new tenant; its name must be unique.
+// CreateTenant stores a new tenant with its payment settings; its name
+// must be unique.
 func (s *Store) CreateTenant(ctx context.Context, t *evbill.Tenant) error {
 	if err := required("name", t.Name); err != nil {
 		return err
 	}
+	if err := t.Payments.Check(); err != nil {
+		return err
+	}
 	t.ID = evbill.NewID(evbill.PrefixTenant)
 	t.CreatedAt = now()
-	err := s.q.CreateTenant(ctx, db.CreateTenantParams{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt})
+	err := s.q.CreateTenant(ctx, db.CreateTenantParams{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt,
+		CardHold: t.Payments.CardHold, WalletMinimum: t.Payments.WalletMinimum, AccountLimit: t.Payments.AccountLimit})
 	return writeErr("create tenant", err,
 		[]unique{{constraint: "tenants_name_key", field: "name", value: t.Name}}, nil)
 }
@@ -108,7 +113,8 @@ func (s *Store) TenantByName(ctx context.Context, name string) (evbill.Tenant, e
 
 // tenant converts a row.
 func tenant(r db.Tenant) evbill.Tenant {
-	return evbill.Tenant{ID: r.ID, Name: r.Name, AutoRegisterSiteID: deref(r.AutoRegisterSiteID), CreatedAt: r.CreatedAt.UTC()}
+	return evbill.Tenant{ID: r.ID, Name: r.Name, AutoRegisterSiteID: deref(r.AutoRegisterSiteID), CreatedAt: r.CreatedAt.UTC(),
+		Payments: evbill.TenantPayments{CardHold: r.CardHold, WalletMinimum: r.WalletMinimum, AccountLimit: r.AccountLimit}}
 }
 
 // Tenant returns a tenant by ID.

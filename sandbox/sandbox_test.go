@@ -898,6 +898,9 @@ func TestDispute(t *testing.T) {
 	if ev.Type != evbill.GatewayEventDisputeOpened || ev.Reference != h.Reference || ev.Amount != 3000 || ev.ID != opened.Event.ID {
 		t.Fatalf("dispute.opened = %+v", ev)
 	}
+	if ev.Dispute != sandbox.DisputeID(h.Reference) || !strings.HasPrefix(ev.Dispute, sandbox.ReferencePrefix+"dp_") || ev.Dispute == h.Reference {
+		t.Fatalf("dispute.opened names dispute %q", ev.Dispute)
+	}
 	_, err = refund(g, "f2", h.Reference, 1)
 	wantErr(t, err, evbill.OutcomeRejected, sandbox.CodeChargeDisputed)
 	_, err = g.Dispute(h.Reference, 10)
@@ -915,6 +918,9 @@ func TestDispute(t *testing.T) {
 	}
 	if ev.Type != evbill.GatewayEventDisputeClosed || ev.DisputeStatus != evbill.GatewayDisputeWon || ev.Amount != 3000 || ev.ID == opened.Event.ID {
 		t.Fatalf("dispute.closed = %+v", ev)
+	}
+	if ev.Dispute != sandbox.DisputeID(h.Reference) {
+		t.Fatalf("dispute.closed names dispute %q, the opening %q", ev.Dispute, sandbox.DisputeID(h.Reference))
 	}
 	if s, _ := g.Stats(h.Reference); s.Dispute != evbill.GatewayDisputeWon || s.Disputed != 3000 {
 		t.Fatalf("stats = %+v", s)
@@ -1246,4 +1252,33 @@ func Example() {
 	// Output:
 	// true captured 1234 of 5000
 	// payment gateway: declined (insufficient_funds): sandbox (test mode): the test card ending in 9995 always has insufficient funds
+}
+
+// TestWebhookDisputeID: a dispute event carries the dispute's ID through
+// the body, and one signed without it is about the payment's one dispute,
+// as the sandbox's own disputes are; other events name no dispute.
+func TestWebhookDisputeID(t *testing.T) {
+	g, clk := newGateway(t, sandbox.Config{})
+	tests := []struct {
+		name string
+		ev   evbill.GatewayEvent
+		want string
+	}{
+		{"named", evbill.GatewayEvent{Type: evbill.GatewayEventDisputeOpened, Reference: "sbx_test_pay_1", Amount: 5, Currency: "EUR", Dispute: "sbx_test_dp_x"}, "sbx_test_dp_x"},
+		{"unnamed opening", evbill.GatewayEvent{Type: evbill.GatewayEventDisputeOpened, Reference: "sbx_test_pay_1", Amount: 5, Currency: "EUR"}, "sbx_test_dp_pay_1"},
+		{"unnamed closing", evbill.GatewayEvent{Type: evbill.GatewayEventDisputeClosed, Reference: "sbx_test_pay_1", Amount: 5, Currency: "EUR", DisputeStatus: evbill.GatewayDisputeLost}, "sbx_test_dp_pay_1"},
+		{"not a dispute", evbill.GatewayEvent{Type: evbill.GatewayEventCaptured, Reference: "sbx_test_pay_1", Amount: 5, Currency: "EUR"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, body := g.SignedEvent(tt.ev)
+			ev, err := g.ParseWebhook(h, body, clk.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Dispute != tt.want || ev.Type != tt.ev.Type {
+				t.Errorf("parsed %s with dispute %q, want %s with %q", ev.Type, ev.Dispute, tt.ev.Type, tt.want)
+			}
+		})
+	}
 }

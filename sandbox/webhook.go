@@ -44,6 +44,7 @@ type wireEvent struct {
 	Amount        int64     `json:"amount"`
 	Currency      string    `json:"currency"`
 	DisputeStatus string    `json:"dispute_status,omitempty"`
+	Dispute       string    `json:"dispute,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
 }
 
@@ -65,7 +66,7 @@ func (g *Gateway) notification(ev evbill.GatewayEvent, now time.Time) Notificati
 		ev.CreatedAt = now
 	}
 	body, err := json.Marshal(wireEvent{ID: ev.ID, Type: ev.Type, TestMode: true, Reference: ev.Reference,
-		Amount: ev.Amount, Currency: ev.Currency, DisputeStatus: ev.DisputeStatus, CreatedAt: ev.CreatedAt})
+		Amount: ev.Amount, Currency: ev.Currency, DisputeStatus: ev.DisputeStatus, Dispute: ev.Dispute, CreatedAt: ev.CreatedAt})
 	if err != nil {
 		panic(err) // only a time beyond year 9999 fails, which no clock gives
 	}
@@ -90,7 +91,7 @@ func (g *Gateway) ParseWebhook(header http.Header, body []byte, now time.Time) (
 		return evbill.GatewayEvent{}, e
 	}
 	ev := evbill.GatewayEvent{ID: w.ID, Type: w.Type, Reference: w.Reference, Amount: w.Amount,
-		Currency: w.Currency, DisputeStatus: w.DisputeStatus, CreatedAt: w.CreatedAt, Raw: bytes.Clone(body)}
+		Currency: w.Currency, DisputeStatus: w.DisputeStatus, Dispute: w.Dispute, CreatedAt: w.CreatedAt, Raw: bytes.Clone(body)}
 	switch {
 	case ev.ID == "":
 		return evbill.GatewayEvent{}, rejectf(CodeInvalidEvent, "the webhook event has no id, so a repeated delivery could not be recognised")
@@ -104,7 +105,20 @@ func (g *Gateway) ParseWebhook(header http.Header, body []byte, now time.Time) (
 	case ev.Type == evbill.GatewayEventDisputeClosed && ev.DisputeStatus != evbill.GatewayDisputeWon && ev.DisputeStatus != evbill.GatewayDisputeLost:
 		return evbill.GatewayEvent{}, rejectf(CodeInvalidEvent, "the dispute.closed event %s says neither won nor lost", ev.ID)
 	}
+	if ev.Dispute == "" && (ev.Type == evbill.GatewayEventDisputeOpened || ev.Type == evbill.GatewayEventDisputeClosed) {
+		// A body made without one (SignedEvent, an older sandbox) is
+		// still about the payment's one dispute.
+		ev.Dispute = DisputeID(ev.Reference)
+	}
 	return ev, nil
+}
+
+// DisputeID is the ID of the dispute of the sandbox payment ref. The
+// sandbox disputes a payment at most once, so the ID follows from the
+// payment's and needs no state of its own: a state file written before
+// disputes had IDs gives the same ones.
+func DisputeID(ref string) string {
+	return ReferencePrefix + "dp_" + strings.TrimPrefix(ref, ReferencePrefix)
 }
 
 func known(typ string) bool {
@@ -163,7 +177,8 @@ func (g *Gateway) Dispute(ref string, amount int64) (Notification, error) {
 		p.Dispute = nil
 		return Notification{}, err
 	}
-	return g.notification(evbill.GatewayEvent{Type: evbill.GatewayEventDisputeOpened, Reference: ref, Amount: amount, Currency: p.Currency}, now), nil
+	return g.notification(evbill.GatewayEvent{Type: evbill.GatewayEventDisputeOpened, Reference: ref, Amount: amount,
+		Currency: p.Currency, Dispute: DisputeID(ref)}, now), nil
 }
 
 // CloseDispute settles the open dispute of ref as evbill.GatewayDisputeWon
@@ -189,7 +204,7 @@ func (g *Gateway) CloseDispute(ref, status string) (Notification, error) {
 	}
 	now := g.now()
 	return g.notification(evbill.GatewayEvent{Type: evbill.GatewayEventDisputeClosed, Reference: ref,
-		Amount: p.Dispute.Amount, Currency: p.Currency, DisputeStatus: status}, now), nil
+		Amount: p.Dispute.Amount, Currency: p.Currency, DisputeStatus: status, Dispute: DisputeID(ref)}, now), nil
 }
 
 // ExpireHolds releases every hold that lapsed by the sandbox's clock and

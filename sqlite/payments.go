@@ -15,7 +15,7 @@ var _ evbill.PaymentStore = (*Store)(nil)
 
 func payment(r db.Payment) evbill.Payment {
 	return evbill.Payment{
-		ID: r.ID, TenantID: r.TenantID, SessionID: r.SessionID.String, Purpose: r.Purpose, DriverID: r.DriverID.String, SiteID: r.SiteID.String,
+		ID: r.ID, TenantID: r.TenantID, SessionID: r.SessionID.String, Purpose: r.Purpose, DriverID: r.DriverID.String, IDTag: r.IDTag.String, SiteID: r.SiteID.String,
 		Gateway: r.Gateway, PaymentMethod: r.PaymentMethod, Customer: r.Customer, Reference: r.Reference,
 		Currency: r.Currency, HoldAmount: r.HoldAmount, CaptureAmount: r.CaptureAmount, CaptureNet: r.CaptureNet,
 		Captured: r.Captured, Refunded: r.Refunded, State: r.State, FailureCode: r.FailureCode,
@@ -27,27 +27,35 @@ func payment(r db.Payment) evbill.Payment {
 // CreatePayment stores a new payment in state hold_pending, due now.
 func (s *Store) CreatePayment(ctx context.Context, p *evbill.Payment) error {
 	if err := p.CheckNew(); err != nil {
+		return err // before taking the write lock
+	}
+	return s.tx(ctx, func(q *db.Queries) error { return insertPayment(ctx, q, p, now()) })
+}
+
+// insertPayment stores p, checked by CheckNew, as a new payment made at
+// now, and logs its creation, inside the caller's transaction.
+func insertPayment(ctx context.Context, q *db.Queries, p *evbill.Payment, now time.Time) error {
+	if err := p.CheckNew(); err != nil {
 		return err
 	}
 	p.ID = evbill.NewID(evbill.PrefixPayment)
-	p.CreatedAt = now()
+	p.CreatedAt = now
 	p.UpdatedAt, p.NextAttemptAt = p.CreatedAt, p.CreatedAt
-	return s.tx(ctx, func(q *db.Queries) error {
-		r, err := q.InsertPayment(ctx, db.InsertPaymentParams{
-			TenantID: p.TenantID, ID: p.ID, SessionID: nullString(p.SessionID), Purpose: p.Purpose, DriverID: nullString(p.DriverID), SiteID: nullString(p.SiteID),
-			Gateway: p.Gateway, PaymentMethod: p.PaymentMethod, Customer: p.Customer, Reference: p.Reference,
-			Currency: p.Currency, HoldAmount: p.HoldAmount, State: p.State,
-			NextAttemptAt: p.NextAttemptAt.UnixMicro(), HoldExpiresAt: nullMicros(normTime(p.HoldExpiresAt)),
-			CreatedAt: p.CreatedAt.UnixMicro(), UpdatedAt: p.UpdatedAt.UnixMicro(),
-		})
-		if err != nil {
-			return writeErr(ctx, q, "create payment", err,
-				[]unique{{columns: "payments.tenant_id, payments.session_id", msg: fmt.Sprintf("session %q already has a payment", p.SessionID)}},
-				[]ref{refTenant(p.TenantID), refSession(p.TenantID, p.SessionID), refDriver(p.TenantID, p.DriverID), refSite(p.TenantID, p.SiteID)})
-		}
-		*p = payment(r)
-		return logChange(ctx, q, p, "", "created")
+	r, err := q.InsertPayment(ctx, db.InsertPaymentParams{
+		TenantID: p.TenantID, ID: p.ID, SessionID: nullString(p.SessionID), Purpose: p.Purpose, DriverID: nullString(p.DriverID), SiteID: nullString(p.SiteID),
+		Gateway: p.Gateway, PaymentMethod: p.PaymentMethod, Customer: p.Customer, Reference: p.Reference,
+		Currency: p.Currency, HoldAmount: p.HoldAmount, State: p.State,
+		NextAttemptAt: p.NextAttemptAt.UnixMicro(), HoldExpiresAt: nullMicros(normTime(p.HoldExpiresAt)),
+		CreatedAt: p.CreatedAt.UnixMicro(), UpdatedAt: p.UpdatedAt.UnixMicro(), IDTag: nullString(p.IDTag),
 	})
+	if err != nil {
+		return writeErr(ctx, q, "create payment", err,
+			[]unique{{columns: "payments.tenant_id, payments.session_id", msg: fmt.Sprintf("session %q already has a payment", p.SessionID)},
+				{columns: "payments.tenant_id, payments.id_tag", msg: fmt.Sprintf("id_tag %q already has a payment", p.IDTag)}},
+			[]ref{refTenant(p.TenantID), refSession(p.TenantID, p.SessionID), refDriver(p.TenantID, p.DriverID), refSite(p.TenantID, p.SiteID)})
+	}
+	*p = payment(r)
+	return logChange(ctx, q, p, "", "created")
 }
 
 func logChange(ctx context.Context, q *db.Queries, p *evbill.Payment, from, reason string) error {

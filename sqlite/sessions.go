@@ -191,7 +191,11 @@ func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionW
 		var fill func()
 		switch {
 		case w.Start != nil:
-			fill, w.Err = startSession(ctx, q, w, now)
+			var id string
+			fill, id, w.Err = startSession(ctx, q, w, now)
+			if w.Err == nil && w.Payment != nil {
+				fill, w.Err = startPayment(ctx, q, w, id, fill, now)
+			}
 		case w.Update != nil:
 			fill, w.Err = updateSession(ctx, q, w.Update, now)
 		default:
@@ -229,7 +233,7 @@ func noFill() {}
 // startSession stores a new session, or finds the one that has its
 // retransmission key; fill gives the caller that session and whether it
 // was created.
-func startSession(ctx context.Context, q *db.Queries, w *evbill.SessionWrite, now time.Time) (fill func(), err error) {
+func startSession(ctx context.Context, q *db.Queries, w *evbill.SessionWrite, now time.Time) (fill func(), id string, err error) {
 	s := w.Start
 	startedAt := normalize(s.StartedAt)
 	existing, err := q.SessionByRetransmissionKey(ctx, db.SessionByRetransmissionKeyParams{
@@ -237,19 +241,19 @@ func startSession(ctx context.Context, q *db.Queries, w *evbill.SessionWrite, no
 		IDTag: s.IDTag, MeterStartWh: s.MeterStartWh, StartedAt: startedAt.UnixMicro(),
 	})
 	if err == nil {
-		return func() { *s = session(existing) }, nil
+		return func() { *s = session(existing) }, existing.ID, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: start session: %w", err)
+		return nil, "", fmt.Errorf("sqlite: start session: %w", err)
 	}
 	txID, err := q.NextTransactionID(ctx, s.TenantID)
 	if err != nil {
-		return nil, writeErr(ctx, q, "start session", err, nil, []ref{refTenant(s.TenantID)})
+		return nil, "", writeErr(ctx, q, "start session", err, nil, []ref{refTenant(s.TenantID)})
 	}
 	// OCPP 1.6 carries transactionId as a JSON integer that chargers
 	// hold in 32 bits.
 	if txID > math.MaxInt32 {
-		return nil, evbill.Errorf(evbill.ECONFLICT, "tenant %q has used every OCPP transaction ID", s.TenantID)
+		return nil, "", evbill.Errorf(evbill.ECONFLICT, "tenant %q has used every OCPP transaction ID", s.TenantID)
 	}
 	state := s.State
 	if state == "" {
@@ -266,13 +270,33 @@ func startSession(ctx context.Context, q *db.Queries, w *evbill.SessionWrite, no
 		CreatedAt: now.UnixMicro(), UpdatedAt: now.UnixMicro(),
 	})
 	if err != nil {
-		return nil, writeErr(ctx, q, "start session", err, nil, []ref{
+		return nil, "", writeErr(ctx, q, "start session", err, nil, []ref{
 			refStation(s.TenantID, s.StationID), refToken(s.TenantID, s.TokenID),
 			refDriver(s.TenantID, s.DriverID), refGroup("group_id", s.TenantID, s.GroupID),
 			refTariff(s.TenantID, s.TariffID), refTariffVersion(s.TenantID, s.TariffID, s.TariffVersion),
 		})
 	}
-	return func() { *s, w.Created = session(r), true }, nil
+	return func() { *s, w.Created = session(r), true }, r.ID, nil
+}
+
+// startPayment stores the payment of the session the write started (or
+// found, for a retransmission) unless that session has one already;
+// fill is the session's fill, extended with the payment's.
+func startPayment(ctx context.Context, q *db.Queries, w *evbill.SessionWrite, sessionID string, fill func(), now time.Time) (func(), error) {
+	p := *w.Payment
+	p.SessionID = sessionID
+	if _, err := q.PaymentBySession(ctx, db.PaymentBySessionParams{TenantID: p.TenantID, SessionID: nullString(p.SessionID)}); err == nil {
+		return fill, nil // a retransmission: the session is paid for already
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: payment of session %q: %w", p.SessionID, err)
+	}
+	if err := insertPayment(ctx, q, &p, now); err != nil {
+		return nil, err
+	}
+	return func() {
+		fill()
+		*w.Payment, w.PaymentCreated = p, true
+	}, nil
 }
 
 // sessionGone explains why a session the write needs could not be

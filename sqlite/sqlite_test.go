@@ -39,6 +39,12 @@ func TestSessionStore(t *testing.T) {
 	storetest.RunSessions(t, func(t *testing.T) storetest.FullStore { return open(t) })
 }
 
+// TestSessionFlags runs the conformance suite of session flags against
+// a fresh SQLite file per test.
+func TestSessionFlags(t *testing.T) {
+	storetest.RunFlags(t, func(t *testing.T) storetest.FullStore { return open(t) })
+}
+
 // TestMigrations checks that Open leaves the schema current, that Migrate
 // and reopening are no-ops, and that Ping fails once a migration is
 // missing from the database.

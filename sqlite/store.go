@@ -81,14 +81,19 @@ func (s *Store) tx(ctx context.Context, fn func(q *db.Queries) error) error {
 
 // Tenants, API keys and idempotent responses.
 
-// CreateTenant stores a new tenant; its name must be unique.
+// CreateTenant stores a new tenant with its payment settings; its name
+// must be unique.
 func (s *Store) CreateTenant(ctx context.Context, t *evbill.Tenant) error {
 	if err := required("name", t.Name); err != nil {
 		return err
 	}
+	if err := t.Payments.Check(); err != nil {
+		return err
+	}
 	t.ID = evbill.NewID(evbill.PrefixTenant)
 	t.CreatedAt = now()
-	err := s.w.CreateTenant(ctx, db.CreateTenantParams{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt.UnixMicro()})
+	err := s.w.CreateTenant(ctx, db.CreateTenantParams{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt.UnixMicro(),
+		CardHold: t.Payments.CardHold, WalletMinimum: t.Payments.WalletMinimum, AccountLimit: t.Payments.AccountLimit})
 	return writeErr(ctx, s.w, "create tenant", err,
 		[]unique{{columns: "tenants.name", field: "name", value: t.Name}}, nil)
 }
@@ -104,7 +109,8 @@ func (s *Store) TenantByName(ctx context.Context, name string) (evbill.Tenant, e
 
 // tenant converts a row.
 func tenant(r db.Tenant) evbill.Tenant {
-	return evbill.Tenant{ID: r.ID, Name: r.Name, AutoRegisterSiteID: r.AutoRegisterSiteID.String, CreatedAt: fromMicros(r.CreatedAt)}
+	return evbill.Tenant{ID: r.ID, Name: r.Name, AutoRegisterSiteID: r.AutoRegisterSiteID.String, CreatedAt: fromMicros(r.CreatedAt),
+		Payments: evbill.TenantPayments{CardHold: r.CardHold, WalletMinimum: r.WalletMinimum, AccountLimit: r.AccountLimit}}
 }
 
 // Tenant returns a tenant by ID.

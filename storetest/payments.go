@@ -30,7 +30,13 @@ func RunPayments(t *testing.T, open func(t *testing.T) PaymentFullStore) {
 		{"ConcurrentCapture", testPaymentConcurrentCapture},
 		{"TenantIsolation", testPaymentTenantIsolation},
 		{"PaymentMethods", testPaymentMethods},
+		{"AdHoc", testAdHocPayments},
+		{"AdHocClaim", testAdHocClaim},
+		{"AdHocRelease", testAdHocRelease},
+		{"AdHocUnclaimed", testAdHocUnclaimed},
+		{"AdHocClaimRace", testAdHocClaimRace},
 		{"Batch", testPaymentBatch},
+		{"StartWithPayment", testStartWithPayment},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,8 +88,8 @@ func testPaymentCreate(t *testing.T, s PaymentFullStore) {
 
 	again := evbill.Payment{TenantID: w.tenant.ID, SessionID: p.SessionID, SiteID: w.site.ID, Gateway: "sandbox", Currency: "EUR", HoldAmount: 100}
 	wantCode(t, "a second payment of the session", s.CreatePayment(ctx, &again), evbill.ECONFLICT, "already has a payment")
-	adHoc := evbill.Payment{TenantID: w.tenant.ID, SiteID: w.site.ID, Gateway: "sandbox", PaymentMethod: "card_ok", Currency: "EUR", HoldAmount: 100}
-	noErr(t, "a payment without driver or session", s.CreatePayment(ctx, &adHoc))
+	adHoc := evbill.Payment{TenantID: w.tenant.ID, SiteID: w.site.ID, IDTag: adHocTag(), Gateway: "sandbox", PaymentMethod: "card_ok", Currency: "EUR", HoldAmount: 100}
+	noErr(t, "an ad-hoc payment, without driver or session", s.CreatePayment(ctx, &adHoc))
 	for name, bad := range map[string]evbill.Payment{
 		"unknown site":       {TenantID: w.tenant.ID, SiteID: "site_nope", Gateway: "sandbox", Currency: "EUR", HoldAmount: 100},
 		"unknown session":    {TenantID: w.tenant.ID, SessionID: "ses_nope", SiteID: w.site.ID, Gateway: "sandbox", Currency: "EUR", HoldAmount: 100},
@@ -276,7 +282,7 @@ func testPaymentTenantIsolation(t *testing.T, s PaymentFullStore) {
 		t.Errorf("moving another tenant's payment: %v", err)
 	}
 	// A payment in a's tenant with b's site does not exist.
-	cross := evbill.Payment{TenantID: a.tenant.ID, SiteID: b.site.ID, Gateway: "sandbox", Currency: "EUR", HoldAmount: 100}
+	cross := evbill.Payment{TenantID: a.tenant.ID, SiteID: b.site.ID, IDTag: adHocTag(), Gateway: "sandbox", Currency: "EUR", HoldAmount: 100}
 	wantCode(t, "another tenant's site", s.CreatePayment(ctx, &cross), evbill.EINVALID, "site_id")
 	got, err := s.Payment(ctx, a.tenant.ID, p.ID)
 	noErr(t, "Payment", err)

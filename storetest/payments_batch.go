@@ -72,3 +72,58 @@ func testPaymentBatch(t *testing.T, s PaymentFullStore) {
 	checkBalances(t, s, w.tenant.ID)
 	noErr(t, "an empty batch", s.TransitionPayments(ctx, nil))
 }
+
+// testStartWithPayment: a Start write that carries its payment stores
+// both or neither; a retransmitted start stores no second payment; a
+// payment without its Start is refused.
+func testStartWithPayment(t *testing.T, s PaymentFullStore) {
+	ctx := t.Context()
+	w := newSessionWorld(t, s)
+	pay := func() *evbill.Payment {
+		return &evbill.Payment{TenantID: w.tenant.ID, DriverID: w.driver.ID, SiteID: w.site.ID, Gateway: "sandbox",
+			PaymentMethod: "card_ok", Currency: "EUR", HoldAmount: 5000}
+	}
+	// A start, then its retransmission in a batch of its own.
+	ss, again := w.session(1, 0), w.session(1, 0)
+	for i, st := range []*evbill.Session{&ss, &again} {
+		ws := []evbill.SessionWrite{{Start: st, Payment: pay()}}
+		noErr(t, "ApplySessionWrites", s.ApplySessionWrites(ctx, ws))
+		noErr(t, "the start", ws[0].Err)
+		equal(t, "payment created by start "+strconv.Itoa(i), ws[0].PaymentCreated, i == 0)
+	}
+	equal(t, "the retransmission finds the session", again.ID, ss.ID)
+
+	fresh := w.session(1, 1)
+	batch := []evbill.SessionWrite{
+		{Start: &fresh, Payment: pay()},
+		{Start: func() *evbill.Session { c := w.session(1, 1); return &c }(), Payment: pay()}, // the same start again, same batch
+		{Start: func() *evbill.Session { c := w.session(1, 2); return &c }(), Payment: func() *evbill.Payment { p := pay(); p.SiteID = "site_nope"; return p }()},
+		{Update: func() *evbill.Session { c := w.session(1, 3); return &c }(), Payment: pay()},
+	}
+	noErr(t, "ApplySessionWrites", s.ApplySessionWrites(ctx, batch))
+	noErr(t, "a start with its payment", batch[0].Err)
+	equal(t, "created", batch[0].Created && batch[0].PaymentCreated, true)
+	hasPrefix(t, "payment ID", batch[0].Payment.ID, evbill.PrefixPayment)
+	equal(t, "the payment's session", batch[0].Payment.SessionID, fresh.ID)
+	equal(t, "the payment's state", batch[0].Payment.State, evbill.PaymentHoldPending)
+	got, err := s.PaymentBySession(ctx, w.tenant.ID, fresh.ID)
+	noErr(t, "PaymentBySession", err)
+	equal(t, "the stored payment", got, *batch[0].Payment)
+	changes, err := s.PaymentChanges(ctx, w.tenant.ID, got.ID)
+	noErr(t, "PaymentChanges", err)
+	equal(t, "its creation is logged", len(changes), 1)
+
+	noErr(t, "the retransmitted start", batch[1].Err)
+	equal(t, "a retransmission creates neither session nor payment", batch[1].Created || batch[1].PaymentCreated, false)
+	equal(t, "the retransmission finds the session", batch[1].Start.ID, fresh.ID)
+
+	wantCode(t, "a payment to an unknown site", batch[2].Err, evbill.EINVALID, "")
+	open, err := s.OpenSessions(ctx, w.tenant.ID, w.station.ID)
+	noErr(t, "OpenSessions", err)
+	for _, o := range open {
+		if o.MeterStartWh == w.session(1, 2).MeterStartWh {
+			t.Errorf("the session whose payment was refused was stored without it")
+		}
+	}
+	wantCode(t, "a payment without its Start", batch[3].Err, evbill.EINVALID, "with its session's Start")
+}

@@ -53,6 +53,8 @@ func Run(t *testing.T, open func(t *testing.T) evbill.Store) {
 		{"Tenants", testTenants},
 		{"CountTenants", testCountTenants},
 		{"AutoRegister", testAutoRegister},
+		{"TenantPayments", testTenantPayments},
+		{"CreateTenantPayments", testCreateTenantPayments},
 		{"APIKeys", testAPIKeys},
 		{"Sites", testSites},
 		{"Stations", testStations},

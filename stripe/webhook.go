@@ -47,6 +47,10 @@ const SignatureHeader = "Stripe-Signature"
 //   - charge.dispute.created: dispute.opened, except for inquiries
 //     (warning_* statuses), which take nothing back
 //   - charge.dispute.closed won or lost: dispute.closed with that status
+//
+// Both dispute events name the dispute (Dispute, its dp_… ID), which
+// evbill keys the chargeback's ledger entries by: Stripe may deliver the
+// closing before the opening, or either twice.
 //   - anything else, payment_intent.amount_capturable_updated included
 //     (Hold's own answer tells evbill of a hold): ignored
 //
@@ -196,14 +200,14 @@ func parseEvent(body []byte) (evbill.GatewayEvent, error) {
 	case "charge.dispute.created":
 		// warning_* statuses are inquiries: nothing has been taken back.
 		if !strings.HasPrefix(o.Status, "warning_") {
-			ev.Type, ref, ev.Amount = evbill.GatewayEventDisputeOpened, string(o.PaymentIntent), o.Amount
+			ev.Type, ref, ev.Amount, ev.Dispute = evbill.GatewayEventDisputeOpened, string(o.PaymentIntent), o.Amount, o.ID
 		}
 	case "charge.dispute.closed":
 		switch o.Status {
 		case "won":
-			ev.Type, ref, ev.Amount, ev.DisputeStatus = evbill.GatewayEventDisputeClosed, string(o.PaymentIntent), o.Amount, evbill.GatewayDisputeWon
+			ev.Type, ref, ev.Amount, ev.DisputeStatus, ev.Dispute = evbill.GatewayEventDisputeClosed, string(o.PaymentIntent), o.Amount, evbill.GatewayDisputeWon, o.ID
 		case "lost":
-			ev.Type, ref, ev.Amount, ev.DisputeStatus = evbill.GatewayEventDisputeClosed, string(o.PaymentIntent), o.Amount, evbill.GatewayDisputeLost
+			ev.Type, ref, ev.Amount, ev.DisputeStatus, ev.Dispute = evbill.GatewayEventDisputeClosed, string(o.PaymentIntent), o.Amount, evbill.GatewayDisputeLost, o.ID
 		}
 		// warning_closed: an inquiry closed without a chargeback.
 	}

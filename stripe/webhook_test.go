@@ -185,6 +185,13 @@ func TestParseWebhookEvents(t *testing.T) {
 			if got.Type != w.typ || got.Reference != w.ref || got.Amount != w.amount || got.DisputeStatus != w.dispute {
 				t.Errorf("got %s ref %q amount %d dispute %q, want %+v", got.Type, got.Reference, got.Amount, got.DisputeStatus, w)
 			}
+			wantDispute := ""
+			if w.typ == evbill.GatewayEventDisputeOpened || w.typ == evbill.GatewayEventDisputeClosed {
+				wantDispute = "dp_1" // the same dispute opens and closes
+			}
+			if got.Dispute != wantDispute {
+				t.Errorf("names dispute %q, want %q", got.Dispute, wantDispute)
+			}
 			if w.typ != evbill.GatewayEventIgnored && got.Currency != "EUR" {
 				t.Errorf("currency %q", got.Currency)
 			}

@@ -82,8 +82,9 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
   admin key  %s   (tenant %q, shown once)
   try        curl -s -H "Authorization: Bearer %s" %s/api/v1/cdrs
   chargers   %d simulated, connecting to ws://%s/ocpp/
+  pay page   %s/pay/DEMO-00001/1   (scan and charge as a guest; test cards while the sandbox is on)
 Sessions are priced as they end; each CDR is printed below. Ctrl-C stops.
-`, base, base, world.key, demoTenant, world.key, base, *chargers, ln.Addr())
+`, base, base, world.key, demoTenant, world.key, base, *chargers, ln.Addr(), base)
 	ready := func() {
 		go followCDRs(ctx, store, world.tenantID, stdout, log)
 		go runDemoFleet(ctx, world, ln.Addr().String(), *chargers, *seed, *length, stderr, log)
@@ -93,7 +94,7 @@ Sessions are priced as they end; each CDR is printed below. Ctrl-C stops.
 		ln.Close()
 		return err
 	}
-	return serve(ctx, store, "sqlite "+path, ln, log, gws, ready)
+	return serve(ctx, store, "sqlite "+path, ln, log, gws, nil, ready)
 }
 
 // demoWorld is what the demo made, or found from an earlier start.

@@ -25,6 +25,7 @@ import (
 	"github.com/evbill/evbill/postgres"
 	"github.com/evbill/evbill/pricing"
 	"github.com/evbill/evbill/sqlite"
+	"github.com/evbill/evbill/web"
 )
 
 // storeFlags are the database settings every command that opens the
@@ -118,7 +119,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ln.Close()
 		return err
 	}
-	return serve(ctx, store, where, ln, log, gws, nil)
+	paySecret := []byte(getenv("EVBILL_PAY_SECRET"))
+	if len(paySecret) > 0 && len(paySecret) < 32 {
+		ln.Close()
+		return evbill.Errorf(evbill.EINVALID, "EVBILL_PAY_SECRET must be at least 32 bytes")
+	}
+	return serve(ctx, store, where, ln, log, gws, paySecret, nil)
 }
 
 // servePprof serves the Go profiler on its own listener, for measuring a
@@ -144,14 +150,19 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
 	return nil
 }
 
-// serve runs the API and the OCPP central system on ln until ctx ends,
-// then shuts down gracefully. ready, when set, is called once the server
-// accepts connections (the demo starts its chargers then).
-func serve(ctx context.Context, store migrator, where string, ln net.Listener, log *slog.Logger, gws map[string]evbill.Gateway, ready func()) error {
-	// One resolver for the API and the chargers, so an operator's change
-	// to a tariff reaches the next StartTransaction at once.
+// serve runs the API, the OCPP central system and the pay page on ln
+// until ctx ends, then shuts down gracefully. paySecret signs the pay
+// page's forms (nil: a random one, for one instance). ready, when set, is
+// called once the server accepts connections (the demo starts its
+// chargers then).
+func serve(ctx context.Context, store migrator, where string, ln net.Listener, log *slog.Logger, gws map[string]evbill.Gateway, paySecret []byte, ready func()) error {
+	// One resolver for the API, the chargers and the pay page, so an
+	// operator's change to a tariff reaches the next StartTransaction and
+	// the next guest at once.
 	resolver := pricing.NewResolver(store)
-	charge := charging.NewService(charging.Config{Store: store, Resolver: resolver, Logger: log, Payments: store})
+	// One hold for drivers' cards and guests' cards.
+	const cardHold = charging.DefaultCardHold
+	charge := charging.NewService(charging.Config{Store: store, Resolver: resolver, Logger: log, Payments: store, CardHold: cardHold})
 	defer charge.Close()
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
@@ -177,6 +188,21 @@ func serve(ctx context.Context, store migrator, where string, ln net.Listener, l
 	// Gateways' notifications: verified by each gateway's own signature,
 	// not by an API key.
 	mux.Handle("POST /webhooks/{gateway}", &payment.Webhooks{Store: store, Gateways: gws, Log: log})
+	// The public pay page ("scan and charge"): guests' cards go through
+	// Stripe when it is configured, otherwise through the sandbox, and
+	// the page then says TEST MODE.
+	if gw := payGateway(gws); gw != "" {
+		pages, err := web.New(web.Config{Store: store, Charging: charge, Chargers: central, Resolver: resolver,
+			Gateway: gw, CardHold: cardHold, Secret: paySecret, Logger: log})
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		mux.Handle("/pay/", pages)
+		log.Info("pay page", "path", "/pay/{chargePointID}/{connector}", "gateway", gw)
+	} else {
+		log.Warn("no payment gateway: the pay page is off")
+	}
 	mux.Handle("/", handler)
 	srv := &http.Server{
 		Handler:           mux,
@@ -209,6 +235,17 @@ func serve(ctx context.Context, store migrator, where string, ln net.Listener, l
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// payGateway is the gateway of the pay page among the configured ones:
+// Stripe, a real processor, over the sandbox; "" when there is none.
+func payGateway(gws map[string]evbill.Gateway) string {
+	for _, name := range []string{web.GatewayStripe, web.GatewaySandbox} {
+		if _, ok := gws[name]; ok {
+			return name
+		}
+	}
+	return ""
 }
 
 // bootstrap gives an empty database its first tenant and admin key, and

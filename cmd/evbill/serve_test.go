@@ -172,6 +172,19 @@ func TestServeEndToEnd(t *testing.T) {
 	if code != 201 {
 		t.Fatalf("assign tariff: %d %v", code, asg)
 	}
+	// The pay page is mounted, in test mode (the sandbox is the only
+	// gateway), and knows the charger is not connected.
+	if resp, err := http.Get(s.base + "/pay/AMS-CP-001/1"); err != nil {
+		t.Fatal(err)
+	} else {
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{"TEST MODE", "EUR 50.00", "offline"} {
+			if resp.StatusCode != 200 || !strings.Contains(string(page), want) {
+				t.Errorf("the pay page (%d) does not say %q:\n%s", resp.StatusCode, want, page)
+			}
+		}
+	}
 	code, resolved := s.do(t, "GET", fmt.Sprintf("/api/v1/stations/%s/tariff", station["id"]), nil)
 	if code != 200 || resolved["tariff_id"] != tf["id"] {
 		t.Fatalf("resolve tariff: %d %v", code, resolved)

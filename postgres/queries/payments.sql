@@ -2,8 +2,8 @@
 INSERT INTO payments (
     tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference,
     currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code,
-    attempts, next_attempt_at, hold_expires_at, created_at, updated_at
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
+    attempts, next_attempt_at, hold_expires_at, created_at, updated_at, id_tag
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
 RETURNING *;
 
 -- name: Payment :one

@@ -2,8 +2,8 @@
 INSERT INTO payments (
     tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference,
     currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code,
-    attempts, next_attempt_at, hold_expires_at, created_at, updated_at
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    attempts, next_attempt_at, hold_expires_at, created_at, updated_at, id_tag
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING *;
 
 -- name: Payment :one

@@ -1,11 +1,11 @@
 -- name: CreateTenant :exec
-INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?);
+INSERT INTO tenants (id, name, created_at, card_hold, wallet_minimum, account_limit) VALUES (?, ?, ?, ?, ?, ?);
 
 -- name: TenantByName :one
-SELECT id, name, created_at, auto_register_site_id FROM tenants WHERE name = ?;
+SELECT id, name, created_at, auto_register_site_id, card_hold, wallet_minimum, account_limit FROM tenants WHERE name = ?;
 
 -- name: Tenant :one
-SELECT id, name, created_at, auto_register_site_id FROM tenants WHERE id = @id;
+SELECT id, name, created_at, auto_register_site_id, card_hold, wallet_minimum, account_limit FROM tenants WHERE id = @id;
 
 -- name: SetAutoRegisterSite :execrows
 UPDATE tenants SET auto_register_site_id = @site_id WHERE id = @id;
@@ -13,7 +13,7 @@ UPDATE tenants SET auto_register_site_id = @site_id WHERE id = @id;
 -- AutoRegisterTenants looks across tenants: a charger nobody knows does
 -- not say whose it is.
 -- name: AutoRegisterTenants :many
-SELECT id, name, created_at, auto_register_site_id FROM tenants
+SELECT id, name, created_at, auto_register_site_id, card_hold, wallet_minimum, account_limit FROM tenants
 WHERE auto_register_site_id IS NOT NULL ORDER BY id;
 
 -- name: CountTenants :one

@@ -163,6 +163,7 @@ type Payment struct {
 	HoldExpiresAt *time.Time
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	IDTag         *string
 }
 
 type PaymentChange struct {
@@ -275,6 +276,9 @@ type Tenant struct {
 	Name               string
 	CreatedAt          time.Time
 	AutoRegisterSiteID *string
+	CardHold           int64
+	WalletMinimum      int64
+	AccountLimit       int64
 }
 
 type Token struct {

@@ -54,7 +54,7 @@ func (q *Queries) CompleteRefund(ctx context.Context, arg CompleteRefundParams) 
 }
 
 const duePayments = `-- name: DuePayments :many
-SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments
+SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at, id_tag FROM payments
 WHERE state IN ('hold_pending', 'capture_pending', 'release_pending') AND next_attempt_at <= $1
 ORDER BY next_attempt_at LIMIT $2
 `
@@ -99,6 +99,7 @@ func (q *Queries) DuePayments(ctx context.Context, arg DuePaymentsParams) ([]Pay
 			&i.HoldExpiresAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.IDTag,
 		); err != nil {
 			return nil, err
 		}
@@ -154,7 +155,7 @@ func (q *Queries) DueRefunds(ctx context.Context, arg DueRefundsParams) ([]Refun
 }
 
 const expiringHolds = `-- name: ExpiringHolds :many
-SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments
+SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at, id_tag FROM payments
 WHERE state = 'held' AND hold_expires_at < $1 AND failure_code <> 'hold_expiring'
 ORDER BY hold_expires_at LIMIT $2
 `
@@ -197,6 +198,7 @@ func (q *Queries) ExpiringHolds(ctx context.Context, arg ExpiringHoldsParams) ([
 			&i.HoldExpiresAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.IDTag,
 		); err != nil {
 			return nil, err
 		}
@@ -210,7 +212,7 @@ func (q *Queries) ExpiringHolds(ctx context.Context, arg ExpiringHoldsParams) ([
 
 const flagPayment = `-- name: FlagPayment :one
 UPDATE payments SET failure_code = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4
-RETURNING tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at
+RETURNING tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at, id_tag
 `
 
 type FlagPaymentParams struct {
@@ -252,6 +254,7 @@ func (q *Queries) FlagPayment(ctx context.Context, arg FlagPaymentParams) (Payme
 		&i.HoldExpiresAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.IDTag,
 	)
 	return i, err
 }
@@ -292,9 +295,9 @@ const insertPayment = `-- name: InsertPayment :one
 INSERT INTO payments (
     tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference,
     currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code,
-    attempts, next_attempt_at, hold_expires_at, created_at, updated_at
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
-RETURNING tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at
+    attempts, next_attempt_at, hold_expires_at, created_at, updated_at, id_tag
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+RETURNING tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at, id_tag
 `
 
 type InsertPaymentParams struct {
@@ -321,6 +324,7 @@ type InsertPaymentParams struct {
 	HoldExpiresAt *time.Time
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	IDTag         *string
 }
 
 func (q *Queries) InsertPayment(ctx context.Context, arg InsertPaymentParams) (Payment, error) {
@@ -348,6 +352,7 @@ func (q *Queries) InsertPayment(ctx context.Context, arg InsertPaymentParams) (P
 		arg.HoldExpiresAt,
 		arg.CreatedAt,
 		arg.UpdatedAt,
+		arg.IDTag,
 	)
 	var i Payment
 	err := row.Scan(
@@ -374,6 +379,7 @@ func (q *Queries) InsertPayment(ctx context.Context, arg InsertPaymentParams) (P
 		&i.HoldExpiresAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.IDTag,
 	)
 	return i, err
 }
@@ -459,7 +465,7 @@ func (q *Queries) InsertRefund(ctx context.Context, arg InsertRefundParams) (Ref
 }
 
 const payment = `-- name: Payment :one
-SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments WHERE tenant_id = $1 AND id = $2
+SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at, id_tag FROM payments WHERE tenant_id = $1 AND id = $2
 `
 
 type PaymentParams struct {
@@ -494,12 +500,13 @@ func (q *Queries) Payment(ctx context.Context, arg PaymentParams) (Payment, erro
 		&i.HoldExpiresAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.IDTag,
 	)
 	return i, err
 }
 
 const paymentByCDR = `-- name: PaymentByCDR :one
-SELECT p.tenant_id, p.id, p.session_id, p.purpose, p.driver_id, p.site_id, p.gateway, p.payment_method, p.customer, p.reference, p.currency, p.hold_amount, p.capture_amount, p.capture_net, p.captured, p.refunded, p.state, p.failure_code, p.attempts, p.next_attempt_at, p.hold_expires_at, p.created_at, p.updated_at FROM payments p JOIN cdrs c ON c.tenant_id = p.tenant_id AND c.session_id = p.session_id
+SELECT p.tenant_id, p.id, p.session_id, p.purpose, p.driver_id, p.site_id, p.gateway, p.payment_method, p.customer, p.reference, p.currency, p.hold_amount, p.capture_amount, p.capture_net, p.captured, p.refunded, p.state, p.failure_code, p.attempts, p.next_attempt_at, p.hold_expires_at, p.created_at, p.updated_at, p.id_tag FROM payments p JOIN cdrs c ON c.tenant_id = p.tenant_id AND c.session_id = p.session_id
 WHERE c.tenant_id = $1 AND c.id = $2 FOR UPDATE OF p
 `
 
@@ -535,12 +542,13 @@ func (q *Queries) PaymentByCDR(ctx context.Context, arg PaymentByCDRParams) (Pay
 		&i.HoldExpiresAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.IDTag,
 	)
 	return i, err
 }
 
 const paymentByReference = `-- name: PaymentByReference :one
-SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments WHERE gateway = $1 AND reference = $2 AND reference <> ''
+SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at, id_tag FROM payments WHERE gateway = $1 AND reference = $2 AND reference <> ''
 `
 
 type PaymentByReferenceParams struct {
@@ -576,12 +584,13 @@ func (q *Queries) PaymentByReference(ctx context.Context, arg PaymentByReference
 		&i.HoldExpiresAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.IDTag,
 	)
 	return i, err
 }
 
 const paymentBySession = `-- name: PaymentBySession :one
-SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments WHERE tenant_id = $1 AND session_id = $2
+SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at, id_tag FROM payments WHERE tenant_id = $1 AND session_id = $2
 `
 
 type PaymentBySessionParams struct {
@@ -616,6 +625,7 @@ func (q *Queries) PaymentBySession(ctx context.Context, arg PaymentBySessionPara
 		&i.HoldExpiresAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.IDTag,
 	)
 	return i, err
 }
@@ -658,7 +668,7 @@ func (q *Queries) PaymentChanges(ctx context.Context, arg PaymentChangesParams) 
 }
 
 const paymentForUpdate = `-- name: PaymentForUpdate :one
-SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments WHERE tenant_id = $1 AND id = $2 FOR UPDATE
+SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at, id_tag FROM payments WHERE tenant_id = $1 AND id = $2 FOR UPDATE
 `
 
 type PaymentForUpdateParams struct {
@@ -695,6 +705,7 @@ func (q *Queries) PaymentForUpdate(ctx context.Context, arg PaymentForUpdatePara
 		&i.HoldExpiresAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.IDTag,
 	)
 	return i, err
 }
@@ -867,7 +878,7 @@ func (q *Queries) SetPaymentMethod(ctx context.Context, arg SetPaymentMethodPara
 }
 
 const settleablePayments = `-- name: SettleablePayments :many
-SELECT p.tenant_id, p.id, p.session_id, p.purpose, p.driver_id, p.site_id, p.gateway, p.payment_method, p.customer, p.reference, p.currency, p.hold_amount, p.capture_amount, p.capture_net, p.captured, p.refunded, p.state, p.failure_code, p.attempts, p.next_attempt_at, p.hold_expires_at, p.created_at, p.updated_at, COALESCE(c.id, '') AS cdr_id, COALESCE(c.currency, '') AS cdr_currency,
+SELECT p.tenant_id, p.id, p.session_id, p.purpose, p.driver_id, p.site_id, p.gateway, p.payment_method, p.customer, p.reference, p.currency, p.hold_amount, p.capture_amount, p.capture_net, p.captured, p.refunded, p.state, p.failure_code, p.attempts, p.next_attempt_at, p.hold_expires_at, p.created_at, p.updated_at, p.id_tag, COALESCE(c.id, '') AS cdr_id, COALESCE(c.currency, '') AS cdr_currency,
     COALESCE(c.total_excl_vat, '') AS total_excl_vat, COALESCE(c.total_incl_vat, '') AS total_incl_vat,
     CAST(COALESCE(c.amount_minor, 0) AS bigint) AS amount_minor
 FROM payments p
@@ -923,6 +934,7 @@ func (q *Queries) SettleablePayments(ctx context.Context, limit int32) ([]Settle
 			&i.Payment.HoldExpiresAt,
 			&i.Payment.CreatedAt,
 			&i.Payment.UpdatedAt,
+			&i.Payment.IDTag,
 			&i.CdrID,
 			&i.CdrCurrency,
 			&i.TotalExclVat,
@@ -945,7 +957,7 @@ UPDATE payments SET reference = $1, hold_amount = $2, capture_amount = $3,
     failure_code = $8, attempts = $9, next_attempt_at = $10,
     hold_expires_at = $11, updated_at = $12
 WHERE tenant_id = $13 AND id = $14 AND state = $15
-RETURNING tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at
+RETURNING tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at, id_tag
 `
 
 type UpdatePaymentParams struct {
@@ -1011,6 +1023,7 @@ func (q *Queries) UpdatePayment(ctx context.Context, arg UpdatePaymentParams) (P
 		&i.HoldExpiresAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.IDTag,
 	)
 	return i, err
 }

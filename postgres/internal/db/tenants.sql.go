@@ -40,7 +40,7 @@ func (q *Queries) APIKeyByHash(ctx context.Context, secretHash []byte) (APIKeyBy
 }
 
 const autoRegisterTenants = `-- name: AutoRegisterTenants :many
-SELECT id, name, created_at, auto_register_site_id FROM tenants
+SELECT id, name, created_at, auto_register_site_id, card_hold, wallet_minimum, account_limit FROM tenants
 WHERE auto_register_site_id IS NOT NULL ORDER BY id
 `
 
@@ -60,6 +60,9 @@ func (q *Queries) AutoRegisterTenants(ctx context.Context) ([]Tenant, error) {
 			&i.Name,
 			&i.CreatedAt,
 			&i.AutoRegisterSiteID,
+			&i.CardHold,
+			&i.WalletMinimum,
+			&i.AccountLimit,
 		); err != nil {
 			return nil, err
 		}
@@ -138,17 +141,27 @@ func (q *Queries) CreateAPIKey(ctx context.Context, arg CreateAPIKeyParams) erro
 }
 
 const createTenant = `-- name: CreateTenant :exec
-INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)
+INSERT INTO tenants (id, name, created_at, card_hold, wallet_minimum, account_limit) VALUES ($1, $2, $3, $4, $5, $6)
 `
 
 type CreateTenantParams struct {
-	ID        string
-	Name      string
-	CreatedAt time.Time
+	ID            string
+	Name          string
+	CreatedAt     time.Time
+	CardHold      int64
+	WalletMinimum int64
+	AccountLimit  int64
 }
 
 func (q *Queries) CreateTenant(ctx context.Context, arg CreateTenantParams) error {
-	_, err := q.db.Exec(ctx, createTenant, arg.ID, arg.Name, arg.CreatedAt)
+	_, err := q.db.Exec(ctx, createTenant,
+		arg.ID,
+		arg.Name,
+		arg.CreatedAt,
+		arg.CardHold,
+		arg.WalletMinimum,
+		arg.AccountLimit,
+	)
 	return err
 }
 
@@ -290,7 +303,7 @@ func (q *Queries) SetAutoRegisterSite(ctx context.Context, arg SetAutoRegisterSi
 }
 
 const tenant = `-- name: Tenant :one
-SELECT id, name, created_at, auto_register_site_id FROM tenants WHERE id = $1
+SELECT id, name, created_at, auto_register_site_id, card_hold, wallet_minimum, account_limit FROM tenants WHERE id = $1
 `
 
 func (q *Queries) Tenant(ctx context.Context, id string) (Tenant, error) {
@@ -301,12 +314,15 @@ func (q *Queries) Tenant(ctx context.Context, id string) (Tenant, error) {
 		&i.Name,
 		&i.CreatedAt,
 		&i.AutoRegisterSiteID,
+		&i.CardHold,
+		&i.WalletMinimum,
+		&i.AccountLimit,
 	)
 	return i, err
 }
 
 const tenantByName = `-- name: TenantByName :one
-SELECT id, name, created_at, auto_register_site_id FROM tenants WHERE name = $1
+SELECT id, name, created_at, auto_register_site_id, card_hold, wallet_minimum, account_limit FROM tenants WHERE name = $1
 `
 
 func (q *Queries) TenantByName(ctx context.Context, name string) (Tenant, error) {
@@ -317,6 +333,9 @@ func (q *Queries) TenantByName(ctx context.Context, name string) (Tenant, error)
 		&i.Name,
 		&i.CreatedAt,
 		&i.AutoRegisterSiteID,
+		&i.CardHold,
+		&i.WalletMinimum,
+		&i.AccountLimit,
 	)
 	return i, err
 }

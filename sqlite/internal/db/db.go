@@ -27,6 +27,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.aPIKeyByHashStmt, err = db.PrepareContext(ctx, aPIKeyByHash); err != nil {
 		return nil, fmt.Errorf("error preparing query APIKeyByHash: %w", err)
 	}
+	if q.adHocPaymentStmt, err = db.PrepareContext(ctx, adHocPayment); err != nil {
+		return nil, fmt.Errorf("error preparing query AdHocPayment: %w", err)
+	}
+	if q.adHocPaymentByIDTagStmt, err = db.PrepareContext(ctx, adHocPaymentByIDTag); err != nil {
+		return nil, fmt.Errorf("error preparing query AdHocPaymentByIDTag: %w", err)
+	}
 	if q.assignmentStmt, err = db.PrepareContext(ctx, assignment); err != nil {
 		return nil, fmt.Errorf("error preparing query Assignment: %w", err)
 	}
@@ -41,6 +47,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.cDRBySessionStmt, err = db.PrepareContext(ctx, cDRBySession); err != nil {
 		return nil, fmt.Errorf("error preparing query CDRBySession: %w", err)
+	}
+	if q.claimAdHocPaymentStmt, err = db.PrepareContext(ctx, claimAdHocPayment); err != nil {
+		return nil, fmt.Errorf("error preparing query ClaimAdHocPayment: %w", err)
 	}
 	if q.completeIdempotentResponseStmt, err = db.PrepareContext(ctx, completeIdempotentResponse); err != nil {
 		return nil, fmt.Errorf("error preparing query CompleteIdempotentResponse: %w", err)
@@ -119,6 +128,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.flagPaymentStmt, err = db.PrepareContext(ctx, flagPayment); err != nil {
 		return nil, fmt.Errorf("error preparing query FlagPayment: %w", err)
+	}
+	if q.flagSessionStmt, err = db.PrepareContext(ctx, flagSession); err != nil {
+		return nil, fmt.Errorf("error preparing query FlagSession: %w", err)
 	}
 	if q.idempotentResponseStmt, err = db.PrepareContext(ctx, idempotentResponse); err != nil {
 		return nil, fmt.Errorf("error preparing query IdempotentResponse: %w", err)
@@ -255,6 +267,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.refundedOrPendingStmt, err = db.PrepareContext(ctx, refundedOrPending); err != nil {
 		return nil, fmt.Errorf("error preparing query RefundedOrPending: %w", err)
 	}
+	if q.releaseAdHocPaymentStmt, err = db.PrepareContext(ctx, releaseAdHocPayment); err != nil {
+		return nil, fmt.Errorf("error preparing query ReleaseAdHocPayment: %w", err)
+	}
 	if q.releaseIdempotencyKeyStmt, err = db.PrepareContext(ctx, releaseIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query ReleaseIdempotencyKey: %w", err)
 	}
@@ -290,6 +305,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.setStationPasswordStmt, err = db.PrepareContext(ctx, setStationPassword); err != nil {
 		return nil, fmt.Errorf("error preparing query SetStationPassword: %w", err)
+	}
+	if q.setTenantPaymentsStmt, err = db.PrepareContext(ctx, setTenantPayments); err != nil {
+		return nil, fmt.Errorf("error preparing query SetTenantPayments: %w", err)
 	}
 	if q.settleablePaymentsStmt, err = db.PrepareContext(ctx, settleablePayments); err != nil {
 		return nil, fmt.Errorf("error preparing query SettleablePayments: %w", err)
@@ -351,6 +369,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.trialBalanceStmt, err = db.PrepareContext(ctx, trialBalance); err != nil {
 		return nil, fmt.Errorf("error preparing query TrialBalance: %w", err)
 	}
+	if q.unclaimedAdHocPaymentsStmt, err = db.PrepareContext(ctx, unclaimedAdHocPayments); err != nil {
+		return nil, fmt.Errorf("error preparing query UnclaimedAdHocPayments: %w", err)
+	}
 	if q.updateConnectorStmt, err = db.PrepareContext(ctx, updateConnector); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateConnector: %w", err)
 	}
@@ -385,6 +406,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing aPIKeyByHashStmt: %w", cerr)
 		}
 	}
+	if q.adHocPaymentStmt != nil {
+		if cerr := q.adHocPaymentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adHocPaymentStmt: %w", cerr)
+		}
+	}
+	if q.adHocPaymentByIDTagStmt != nil {
+		if cerr := q.adHocPaymentByIDTagStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adHocPaymentByIDTagStmt: %w", cerr)
+		}
+	}
 	if q.assignmentStmt != nil {
 		if cerr := q.assignmentStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing assignmentStmt: %w", cerr)
@@ -408,6 +439,11 @@ func (q *Queries) Close() error {
 	if q.cDRBySessionStmt != nil {
 		if cerr := q.cDRBySessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing cDRBySessionStmt: %w", cerr)
+		}
+	}
+	if q.claimAdHocPaymentStmt != nil {
+		if cerr := q.claimAdHocPaymentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing claimAdHocPaymentStmt: %w", cerr)
 		}
 	}
 	if q.completeIdempotentResponseStmt != nil {
@@ -538,6 +574,11 @@ func (q *Queries) Close() error {
 	if q.flagPaymentStmt != nil {
 		if cerr := q.flagPaymentStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing flagPaymentStmt: %w", cerr)
+		}
+	}
+	if q.flagSessionStmt != nil {
+		if cerr := q.flagSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing flagSessionStmt: %w", cerr)
 		}
 	}
 	if q.idempotentResponseStmt != nil {
@@ -765,6 +806,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing refundedOrPendingStmt: %w", cerr)
 		}
 	}
+	if q.releaseAdHocPaymentStmt != nil {
+		if cerr := q.releaseAdHocPaymentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing releaseAdHocPaymentStmt: %w", cerr)
+		}
+	}
 	if q.releaseIdempotencyKeyStmt != nil {
 		if cerr := q.releaseIdempotencyKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing releaseIdempotencyKeyStmt: %w", cerr)
@@ -823,6 +869,11 @@ func (q *Queries) Close() error {
 	if q.setStationPasswordStmt != nil {
 		if cerr := q.setStationPasswordStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setStationPasswordStmt: %w", cerr)
+		}
+	}
+	if q.setTenantPaymentsStmt != nil {
+		if cerr := q.setTenantPaymentsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setTenantPaymentsStmt: %w", cerr)
 		}
 	}
 	if q.settleablePaymentsStmt != nil {
@@ -925,6 +976,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing trialBalanceStmt: %w", cerr)
 		}
 	}
+	if q.unclaimedAdHocPaymentsStmt != nil {
+		if cerr := q.unclaimedAdHocPaymentsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing unclaimedAdHocPaymentsStmt: %w", cerr)
+		}
+	}
 	if q.updateConnectorStmt != nil {
 		if cerr := q.updateConnectorStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing updateConnectorStmt: %w", cerr)
@@ -1005,11 +1061,14 @@ type Queries struct {
 	db                             DBTX
 	tx                             *sql.Tx
 	aPIKeyByHashStmt               *sql.Stmt
+	adHocPaymentStmt               *sql.Stmt
+	adHocPaymentByIDTagStmt        *sql.Stmt
 	assignmentStmt                 *sql.Stmt
 	assignmentsForStationStmt      *sql.Stmt
 	autoRegisterTenantsStmt        *sql.Stmt
 	cDRStmt                        *sql.Stmt
 	cDRBySessionStmt               *sql.Stmt
+	claimAdHocPaymentStmt          *sql.Stmt
 	completeIdempotentResponseStmt *sql.Stmt
 	completeRefundStmt             *sql.Stmt
 	connectorStmt                  *sql.Stmt
@@ -1036,6 +1095,7 @@ type Queries struct {
 	eventPositionStmt              *sql.Stmt
 	expiringHoldsStmt              *sql.Stmt
 	flagPaymentStmt                *sql.Stmt
+	flagSessionStmt                *sql.Stmt
 	idempotentResponseStmt         *sql.Stmt
 	insertCDRStmt                  *sql.Stmt
 	insertEventStmt                *sql.Stmt
@@ -1081,6 +1141,7 @@ type Queries struct {
 	pendingEventsStmt              *sql.Stmt
 	refundStmt                     *sql.Stmt
 	refundedOrPendingStmt          *sql.Stmt
+	releaseAdHocPaymentStmt        *sql.Stmt
 	releaseIdempotencyKeyStmt      *sql.Stmt
 	retryPaymentStmt               *sql.Stmt
 	retryRefundStmt                *sql.Stmt
@@ -1093,6 +1154,7 @@ type Queries struct {
 	setAutoRegisterSiteStmt        *sql.Stmt
 	setPaymentMethodStmt           *sql.Stmt
 	setStationPasswordStmt         *sql.Stmt
+	setTenantPaymentsStmt          *sql.Stmt
 	settleablePaymentsStmt         *sql.Stmt
 	siteStmt                       *sql.Stmt
 	siteExistsStmt                 *sql.Stmt
@@ -1113,6 +1175,7 @@ type Queries struct {
 	tokenByUIDStmt                 *sql.Stmt
 	tokenExistsStmt                *sql.Stmt
 	trialBalanceStmt               *sql.Stmt
+	unclaimedAdHocPaymentsStmt     *sql.Stmt
 	updateConnectorStmt            *sql.Stmt
 	updateDriverStmt               *sql.Stmt
 	updateDriverGroupStmt          *sql.Stmt
@@ -1128,11 +1191,14 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		db:                             tx,
 		tx:                             tx,
 		aPIKeyByHashStmt:               q.aPIKeyByHashStmt,
+		adHocPaymentStmt:               q.adHocPaymentStmt,
+		adHocPaymentByIDTagStmt:        q.adHocPaymentByIDTagStmt,
 		assignmentStmt:                 q.assignmentStmt,
 		assignmentsForStationStmt:      q.assignmentsForStationStmt,
 		autoRegisterTenantsStmt:        q.autoRegisterTenantsStmt,
 		cDRStmt:                        q.cDRStmt,
 		cDRBySessionStmt:               q.cDRBySessionStmt,
+		claimAdHocPaymentStmt:          q.claimAdHocPaymentStmt,
 		completeIdempotentResponseStmt: q.completeIdempotentResponseStmt,
 		completeRefundStmt:             q.completeRefundStmt,
 		connectorStmt:                  q.connectorStmt,
@@ -1159,6 +1225,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		eventPositionStmt:              q.eventPositionStmt,
 		expiringHoldsStmt:              q.expiringHoldsStmt,
 		flagPaymentStmt:                q.flagPaymentStmt,
+		flagSessionStmt:                q.flagSessionStmt,
 		idempotentResponseStmt:         q.idempotentResponseStmt,
 		insertCDRStmt:                  q.insertCDRStmt,
 		insertEventStmt:                q.insertEventStmt,
@@ -1204,6 +1271,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		pendingEventsStmt:              q.pendingEventsStmt,
 		refundStmt:                     q.refundStmt,
 		refundedOrPendingStmt:          q.refundedOrPendingStmt,
+		releaseAdHocPaymentStmt:        q.releaseAdHocPaymentStmt,
 		releaseIdempotencyKeyStmt:      q.releaseIdempotencyKeyStmt,
 		retryPaymentStmt:               q.retryPaymentStmt,
 		retryRefundStmt:                q.retryRefundStmt,
@@ -1216,6 +1284,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setAutoRegisterSiteStmt:        q.setAutoRegisterSiteStmt,
 		setPaymentMethodStmt:           q.setPaymentMethodStmt,
 		setStationPasswordStmt:         q.setStationPasswordStmt,
+		setTenantPaymentsStmt:          q.setTenantPaymentsStmt,
 		settleablePaymentsStmt:         q.settleablePaymentsStmt,
 		siteStmt:                       q.siteStmt,
 		siteExistsStmt:                 q.siteExistsStmt,
@@ -1236,6 +1305,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		tokenByUIDStmt:                 q.tokenByUIDStmt,
 		tokenExistsStmt:                q.tokenExistsStmt,
 		trialBalanceStmt:               q.trialBalanceStmt,
+		unclaimedAdHocPaymentsStmt:     q.unclaimedAdHocPaymentsStmt,
 		updateConnectorStmt:            q.updateConnectorStmt,
 		updateDriverStmt:               q.updateDriverStmt,
 		updateDriverGroupStmt:          q.updateDriverGroupStmt,

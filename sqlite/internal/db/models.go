@@ -162,6 +162,7 @@ type Payment struct {
 	HoldExpiresAt sql.NullInt64
 	CreatedAt     int64
 	UpdatedAt     int64
+	IDTag         sql.NullString
 }
 
 type PaymentChange struct {
@@ -275,6 +276,9 @@ type Tenant struct {
 	Name               string
 	CreatedAt          int64
 	AutoRegisterSiteID sql.NullString
+	CardHold           int64
+	WalletMinimum      int64
+	AccountLimit       int64
 }
 
 type Token struct {

@@ -54,7 +54,7 @@ func (q *Queries) CompleteRefund(ctx context.Context, arg CompleteRefundParams) 
 }
 
 const duePayments = `-- name: DuePayments :many
-SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments
+SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at, id_tag FROM payments
 WHERE state IN ('hold_pending', 'capture_pending', 'release_pending') AND next_attempt_at <= ?
 ORDER BY next_attempt_at LIMIT ?
 `
@@ -99,6 +99,7 @@ func (q *Queries) DuePayments(ctx context.Context, arg DuePaymentsParams) ([]Pay
 			&i.HoldExpiresAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.IDTag,
 		); err != nil {
 			return nil, err
 		}
@@ -160,7 +161,7 @@ func (q *Queries) DueRefunds(ctx context.Context, arg DueRefundsParams) ([]Refun
 }
 
 const expiringHolds = `-- name: ExpiringHolds :many
-SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments
+SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at, id_tag FROM payments
 WHERE state = 'held' AND hold_expires_at < ? AND failure_code <> 'hold_expiring'
 ORDER BY hold_expires_at LIMIT ?
 `
@@ -203,6 +204,7 @@ func (q *Queries) ExpiringHolds(ctx context.Context, arg ExpiringHoldsParams) ([
 			&i.HoldExpiresAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.IDTag,
 		); err != nil {
 			return nil, err
 		}
@@ -219,7 +221,7 @@ func (q *Queries) ExpiringHolds(ctx context.Context, arg ExpiringHoldsParams) ([
 
 const flagPayment = `-- name: FlagPayment :one
 UPDATE payments SET failure_code = ?, updated_at = ? WHERE tenant_id = ? AND id = ?
-RETURNING tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at
+RETURNING tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at, id_tag
 `
 
 type FlagPaymentParams struct {
@@ -261,6 +263,7 @@ func (q *Queries) FlagPayment(ctx context.Context, arg FlagPaymentParams) (Payme
 		&i.HoldExpiresAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.IDTag,
 	)
 	return i, err
 }
@@ -301,9 +304,9 @@ const insertPayment = `-- name: InsertPayment :one
 INSERT INTO payments (
     tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference,
     currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code,
-    attempts, next_attempt_at, hold_expires_at, created_at, updated_at
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-RETURNING tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at
+    attempts, next_attempt_at, hold_expires_at, created_at, updated_at, id_tag
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at, id_tag
 `
 
 type InsertPaymentParams struct {
@@ -330,6 +333,7 @@ type InsertPaymentParams struct {
 	HoldExpiresAt sql.NullInt64
 	CreatedAt     int64
 	UpdatedAt     int64
+	IDTag         sql.NullString
 }
 
 func (q *Queries) InsertPayment(ctx context.Context, arg InsertPaymentParams) (Payment, error) {
@@ -357,6 +361,7 @@ func (q *Queries) InsertPayment(ctx context.Context, arg InsertPaymentParams) (P
 		arg.HoldExpiresAt,
 		arg.CreatedAt,
 		arg.UpdatedAt,
+		arg.IDTag,
 	)
 	var i Payment
 	err := row.Scan(
@@ -383,6 +388,7 @@ func (q *Queries) InsertPayment(ctx context.Context, arg InsertPaymentParams) (P
 		&i.HoldExpiresAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.IDTag,
 	)
 	return i, err
 }
@@ -466,7 +472,7 @@ func (q *Queries) InsertRefund(ctx context.Context, arg InsertRefundParams) (Ref
 }
 
 const payment = `-- name: Payment :one
-SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments WHERE tenant_id = ? AND id = ?
+SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at, id_tag FROM payments WHERE tenant_id = ? AND id = ?
 `
 
 type PaymentParams struct {
@@ -501,12 +507,13 @@ func (q *Queries) Payment(ctx context.Context, arg PaymentParams) (Payment, erro
 		&i.HoldExpiresAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.IDTag,
 	)
 	return i, err
 }
 
 const paymentByCDR = `-- name: PaymentByCDR :one
-SELECT p.tenant_id, p.id, p.session_id, p.purpose, p.driver_id, p.site_id, p.gateway, p.payment_method, p.customer, p.reference, p.currency, p.hold_amount, p.capture_amount, p.capture_net, p.captured, p.refunded, p.state, p.failure_code, p.attempts, p.next_attempt_at, p.hold_expires_at, p.created_at, p.updated_at FROM payments p JOIN cdrs c ON c.tenant_id = p.tenant_id AND c.session_id = p.session_id
+SELECT p.tenant_id, p.id, p.session_id, p.purpose, p.driver_id, p.site_id, p.gateway, p.payment_method, p.customer, p.reference, p.currency, p.hold_amount, p.capture_amount, p.capture_net, p.captured, p.refunded, p.state, p.failure_code, p.attempts, p.next_attempt_at, p.hold_expires_at, p.created_at, p.updated_at, p.id_tag FROM payments p JOIN cdrs c ON c.tenant_id = p.tenant_id AND c.session_id = p.session_id
 WHERE c.tenant_id = ? AND c.id = ?
 `
 
@@ -542,12 +549,13 @@ func (q *Queries) PaymentByCDR(ctx context.Context, arg PaymentByCDRParams) (Pay
 		&i.HoldExpiresAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.IDTag,
 	)
 	return i, err
 }
 
 const paymentByReference = `-- name: PaymentByReference :one
-SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments WHERE gateway = ? AND reference = ? AND reference <> ''
+SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at, id_tag FROM payments WHERE gateway = ? AND reference = ? AND reference <> ''
 `
 
 type PaymentByReferenceParams struct {
@@ -583,12 +591,13 @@ func (q *Queries) PaymentByReference(ctx context.Context, arg PaymentByReference
 		&i.HoldExpiresAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.IDTag,
 	)
 	return i, err
 }
 
 const paymentBySession = `-- name: PaymentBySession :one
-SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at FROM payments WHERE tenant_id = ? AND session_id = ?
+SELECT tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at, id_tag FROM payments WHERE tenant_id = ? AND session_id = ?
 `
 
 type PaymentBySessionParams struct {
@@ -623,6 +632,7 @@ func (q *Queries) PaymentBySession(ctx context.Context, arg PaymentBySessionPara
 		&i.HoldExpiresAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.IDTag,
 	)
 	return i, err
 }
@@ -835,7 +845,7 @@ func (q *Queries) SetPaymentMethod(ctx context.Context, arg SetPaymentMethodPara
 }
 
 const settleablePayments = `-- name: SettleablePayments :many
-SELECT p.tenant_id, p.id, p.session_id, p.purpose, p.driver_id, p.site_id, p.gateway, p.payment_method, p.customer, p.reference, p.currency, p.hold_amount, p.capture_amount, p.capture_net, p.captured, p.refunded, p.state, p.failure_code, p.attempts, p.next_attempt_at, p.hold_expires_at, p.created_at, p.updated_at, COALESCE(c.id, '') AS cdr_id, COALESCE(c.currency, '') AS cdr_currency,
+SELECT p.tenant_id, p.id, p.session_id, p.purpose, p.driver_id, p.site_id, p.gateway, p.payment_method, p.customer, p.reference, p.currency, p.hold_amount, p.capture_amount, p.capture_net, p.captured, p.refunded, p.state, p.failure_code, p.attempts, p.next_attempt_at, p.hold_expires_at, p.created_at, p.updated_at, p.id_tag, COALESCE(c.id, '') AS cdr_id, COALESCE(c.currency, '') AS cdr_currency,
     COALESCE(c.total_excl_vat, '') AS total_excl_vat, COALESCE(c.total_incl_vat, '') AS total_incl_vat,
     CAST(COALESCE(c.amount_minor, 0) AS INTEGER) AS amount_minor
 FROM payments p
@@ -891,6 +901,7 @@ func (q *Queries) SettleablePayments(ctx context.Context, limit int64) ([]Settle
 			&i.Payment.HoldExpiresAt,
 			&i.Payment.CreatedAt,
 			&i.Payment.UpdatedAt,
+			&i.Payment.IDTag,
 			&i.CdrID,
 			&i.CdrCurrency,
 			&i.TotalExclVat,
@@ -916,7 +927,7 @@ UPDATE payments SET reference = ?1, hold_amount = ?2, capture_amount = ?3,
     failure_code = ?8, attempts = ?9, next_attempt_at = ?10,
     hold_expires_at = ?11, updated_at = ?12
 WHERE tenant_id = ?13 AND id = ?14 AND state = ?15
-RETURNING tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at
+RETURNING tenant_id, id, session_id, purpose, driver_id, site_id, gateway, payment_method, customer, reference, currency, hold_amount, capture_amount, capture_net, captured, refunded, state, failure_code, attempts, next_attempt_at, hold_expires_at, created_at, updated_at, id_tag
 `
 
 type UpdatePaymentParams struct {
@@ -982,6 +993,7 @@ func (q *Queries) UpdatePayment(ctx context.Context, arg UpdatePaymentParams) (P
 		&i.HoldExpiresAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.IDTag,
 	)
 	return i, err
 }

@@ -40,7 +40,7 @@ func (q *Queries) APIKeyByHash(ctx context.Context, secretHash []byte) (APIKeyBy
 }
 
 const autoRegisterTenants = `-- name: AutoRegisterTenants :many
-SELECT id, name, created_at, auto_register_site_id FROM tenants
+SELECT id, name, created_at, auto_register_site_id, card_hold, wallet_minimum, account_limit FROM tenants
 WHERE auto_register_site_id IS NOT NULL ORDER BY id
 `
 
@@ -60,6 +60,9 @@ func (q *Queries) AutoRegisterTenants(ctx context.Context) ([]Tenant, error) {
 			&i.Name,
 			&i.CreatedAt,
 			&i.AutoRegisterSiteID,
+			&i.CardHold,
+			&i.WalletMinimum,
+			&i.AccountLimit,
 		); err != nil {
 			return nil, err
 		}
@@ -141,17 +144,27 @@ func (q *Queries) CreateAPIKey(ctx context.Context, arg CreateAPIKeyParams) erro
 }
 
 const createTenant = `-- name: CreateTenant :exec
-INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)
+INSERT INTO tenants (id, name, created_at, card_hold, wallet_minimum, account_limit) VALUES (?, ?, ?, ?, ?, ?)
 `
 
 type CreateTenantParams struct {
-	ID        string
-	Name      string
-	CreatedAt int64
+	ID            string
+	Name          string
+	CreatedAt     int64
+	CardHold      int64
+	WalletMinimum int64
+	AccountLimit  int64
 }
 
 func (q *Queries) CreateTenant(ctx context.Context, arg CreateTenantParams) error {
-	_, err := q.exec(ctx, q.createTenantStmt, createTenant, arg.ID, arg.Name, arg.CreatedAt)
+	_, err := q.exec(ctx, q.createTenantStmt, createTenant,
+		arg.ID,
+		arg.Name,
+		arg.CreatedAt,
+		arg.CardHold,
+		arg.WalletMinimum,
+		arg.AccountLimit,
+	)
 	return err
 }
 
@@ -296,7 +309,7 @@ func (q *Queries) SetAutoRegisterSite(ctx context.Context, arg SetAutoRegisterSi
 }
 
 const tenant = `-- name: Tenant :one
-SELECT id, name, created_at, auto_register_site_id FROM tenants WHERE id = ?1
+SELECT id, name, created_at, auto_register_site_id, card_hold, wallet_minimum, account_limit FROM tenants WHERE id = ?1
 `
 
 func (q *Queries) Tenant(ctx context.Context, id string) (Tenant, error) {
@@ -307,12 +320,15 @@ func (q *Queries) Tenant(ctx context.Context, id string) (Tenant, error) {
 		&i.Name,
 		&i.CreatedAt,
 		&i.AutoRegisterSiteID,
+		&i.CardHold,
+		&i.WalletMinimum,
+		&i.AccountLimit,
 	)
 	return i, err
 }
 
 const tenantByName = `-- name: TenantByName :one
-SELECT id, name, created_at, auto_register_site_id FROM tenants WHERE name = ?
+SELECT id, name, created_at, auto_register_site_id, card_hold, wallet_minimum, account_limit FROM tenants WHERE name = ?
 `
 
 func (q *Queries) TenantByName(ctx context.Context, name string) (Tenant, error) {
@@ -323,6 +339,9 @@ func (q *Queries) TenantByName(ctx context.Context, name string) (Tenant, error)
 		&i.Name,
 		&i.CreatedAt,
 		&i.AutoRegisterSiteID,
+		&i.CardHold,
+		&i.WalletMinimum,
+		&i.AccountLimit,
 	)
 	return i, err
 }
