@@ -152,7 +152,10 @@ func TestHoldLimitStopsSession(t *testing.T) {
 // while the wallet holds too little; after a top-up by card the session
 // runs and its CDR total is debited from the wallet in the ledger.
 func TestWalletSession(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, w *world) {
+	// Authorize prices by the central system's clock: the day the test's
+	// sessions run, under the tariff in force then.
+	day := func(c *charging.Config) { c.Now = func() time.Time { return time.Date(2027, 3, 12, 17, 0, 0, 0, time.UTC) } }
+	forEachEngineWith(t, []func(*charging.Config){day}, func(t *testing.T, w *world) {
 		ctx := context.Background()
 		ps := w.store.(evbill.PaymentStore)
 		ls := w.store.(evbill.LedgerStore)
@@ -190,6 +193,12 @@ func TestWalletSession(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		authorize := func() any {
+			return ch.call("Authorize", `{"idTag":"WALLET1"}`)["idTagInfo"].(map[string]any)["status"]
+		}
+		if st := authorize(); st != "Blocked" {
+			t.Fatalf("Authorize with an empty wallet: %v", st)
+		}
 		start := time.Date(2027, 3, 12, 17, 15, 0, 0, time.UTC)
 		empty := ch.call("StartTransaction", fmt.Sprintf(`{"connectorId":1,"idTag":"WALLET1","meterStart":0,"timestamp":%q}`, start.Format(time.RFC3339)))
 		if info := empty["idTagInfo"].(map[string]any); info["status"] != "Blocked" {
@@ -205,6 +214,9 @@ func TestWalletSession(t *testing.T) {
 		rounds()
 		if got, _ := ps.Payment(ctx, w.tenant.ID, top.ID); got.State != evbill.PaymentCaptured || wallet() != 2000 {
 			t.Fatalf("after the top-up: %s, wallet %d", got.State, wallet())
+		}
+		if st := authorize(); st != "Accepted" {
+			t.Fatalf("Authorize with a funded wallet: %v", st)
 		}
 
 		start = start.Add(time.Hour)

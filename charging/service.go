@@ -48,11 +48,6 @@ type Service struct {
 	cardHold      int64
 	walletMinimum int64
 	accountLimit  int64
-
-	// PaymentCheck is where payment (to come) refuses a token that may
-	// charge but has no valid payment method. nil accepts every token
-	// the token rules accept.
-	PaymentCheck func(ctx context.Context, tok evbill.Token) (ocpp.AuthorizationStatus, error)
 }
 
 var _ ocpp.Handler = (*Service)(nil)
@@ -354,13 +349,56 @@ func (s *Service) StatusNotification(ctx context.Context, c *ocpp.Conn, req *ocp
 	return &ocpp.StatusNotificationConf{}, nil
 }
 
-// Authorize looks the idTag up among the tenant's tokens.
+// Authorize looks the idTag up among the tenant's tokens, and refuses
+// (Blocked) a driver who pays from a wallet holding less than the
+// tenant's minimum, in the currency of the station's tariff, before the
+// car is plugged in; StartTransaction checks again.
 func (s *Service) Authorize(ctx context.Context, c *ocpp.Conn, req *ocpp.AuthorizeReq) (*ocpp.AuthorizeConf, error) {
-	info, _, err := s.authorize(ctx, c.Identity().TenantID, req.IdTag, s.clock())
+	id := c.Identity()
+	at := s.clock()
+	info, tok, err := s.authorize(ctx, id.TenantID, req.IdTag, at)
 	if err != nil {
 		return nil, err
 	}
+	if info.Status == ocpp.AuthorizationAccepted && s.payments != nil && tok.DriverID != "" {
+		low, err := s.walletTooLow(ctx, id, tok, at)
+		if err != nil {
+			return nil, err
+		}
+		if low {
+			info.Status = ocpp.AuthorizationBlocked
+		}
+	}
 	return &ocpp.AuthorizeConf{IdTagInfo: info}, nil
+}
+
+// walletTooLow reports whether the token's driver pays from a wallet that
+// holds less than the tenant's minimum in the currency of the tariff in
+// force at the station. A station without a tariff bills nothing, so
+// nothing is refused.
+func (s *Service) walletTooLow(ctx context.Context, id ocpp.Identity, tok evbill.Token, at time.Time) (bool, error) {
+	m, err := s.payments.PaymentMethod(ctx, id.TenantID, tok.DriverID)
+	switch {
+	case evbill.ErrorCode(err) == evbill.ENOTFOUND:
+		return false, nil
+	case err != nil:
+		return false, err
+	case m.PayBy != evbill.PayByWallet:
+		return false, nil
+	}
+	res, err := s.resolver.Resolve(ctx, pricing.Target{TenantID: id.TenantID, StationID: id.StationID, GroupID: tok.GroupID}, at)
+	if err != nil {
+		return false, nil
+	}
+	limits, err := s.paymentLimits(ctx, id.TenantID)
+	if err != nil {
+		return false, err
+	}
+	balance, err := s.walletBalance(ctx, id.TenantID, tok.DriverID, res.Tariff.Currency.Code())
+	if err != nil {
+		return false, err
+	}
+	return balance < limits.WalletMinimum, nil
 }
 
 // authorize maps a token to OCPP's answer: unknown is Invalid, a blocked
@@ -381,12 +419,6 @@ func (s *Service) authorize(ctx context.Context, tenantID, idTag string, at time
 		info.Status = ocpp.AuthorizationBlocked
 	case tok.Status == evbill.TokenExpired || (tok.ExpiresAt != nil && !at.Before(*tok.ExpiresAt)):
 		info.Status = ocpp.AuthorizationExpired
-	case s.PaymentCheck != nil:
-		st, err := s.PaymentCheck(ctx, tok)
-		if err != nil {
-			return ocpp.IdTagInfo{}, tok, err
-		}
-		info.Status = st
 	}
 	return info, tok, nil
 }

@@ -48,8 +48,13 @@ const password = "correct horse battery"
 // forEachEngine runs the test once per store engine, each in a world of
 // its own.
 func forEachEngine(t *testing.T, test func(t *testing.T, w *world)) {
+	forEachEngineWith(t, nil, test)
+}
+
+// forEachEngineWith is forEachEngine with options for the service.
+func forEachEngineWith(t *testing.T, options []func(*charging.Config), test func(t *testing.T, w *world)) {
 	for _, e := range storetest.Engines(t) {
-		t.Run(e.Name, func(t *testing.T) { test(t, newWorld(t, e.Open(t))) })
+		t.Run(e.Name, func(t *testing.T) { test(t, newWorld(t, e.Open(t), options...)) })
 	}
 }
 
