@@ -154,7 +154,9 @@ func TestHoldLimitStopsSession(t *testing.T) {
 func TestWalletSession(t *testing.T) {
 	// Authorize prices by the central system's clock: the day the test's
 	// sessions run, under the tariff in force then.
-	day := func(c *charging.Config) { c.Now = func() time.Time { return time.Date(2027, 3, 12, 17, 0, 0, 0, time.UTC) } }
+	day := func(c *charging.Config) {
+		c.Now = func() time.Time { return time.Date(2027, 3, 12, 17, 0, 0, 0, time.UTC) }
+	}
 	forEachEngineWith(t, []func(*charging.Config){day}, func(t *testing.T, w *world) {
 		ctx := context.Background()
 		ps := w.store.(evbill.PaymentStore)
