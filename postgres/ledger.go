@@ -33,6 +33,7 @@ func (s *Store) PostEntry(ctx context.Context, e *evbill.LedgerEntry) error {
 func postEntry(ctx context.Context, q *db.Queries, e *evbill.LedgerEntry) error {
 	e.ID = evbill.NewID(evbill.PrefixEntry)
 	e.CreatedAt = now()
+	rows := db.InsertLedgerPostingsParams{TenantID: e.TenantID, EntryID: e.ID}
 	for i, p := range e.Postings {
 		a, err := ensureAccount(ctx, q, e.TenantID, p, e)
 		if err != nil {
@@ -41,11 +42,14 @@ func postEntry(ctx context.Context, q *db.Queries, e *evbill.LedgerEntry) error 
 		if a.Type != p.AccountType {
 			return evbill.Errorf(evbill.EINVALID, "ledger entry %q: account %s is a %s account, not %s", e.Key, p.Account, a.Type, p.AccountType)
 		}
-		if err := q.InsertLedgerPosting(ctx, db.InsertLedgerPostingParams{
-			TenantID: e.TenantID, EntryID: e.ID, Line: int32(i), AccountID: a.ID, Currency: p.Currency, Amount: p.Amount,
-		}); err != nil {
-			return ledgerErr(err, e)
-		}
+		rows.Lines = append(rows.Lines, int32(i))
+		rows.AccountIds = append(rows.AccountIds, a.ID)
+		rows.Currencies = append(rows.Currencies, p.Currency)
+		rows.Amounts = append(rows.Amounts, p.Amount)
+	}
+	// One statement: the balance trigger runs once for the entry.
+	if err := q.InsertLedgerPostings(ctx, rows); err != nil {
+		return ledgerErr(err, e)
 	}
 	err := q.InsertLedgerEntry(ctx, db.InsertLedgerEntryParams{
 		TenantID: e.TenantID, ID: e.ID, Key: e.Key, Kind: e.Kind, Reference: e.Reference,

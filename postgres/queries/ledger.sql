@@ -52,3 +52,11 @@ SELECT a.code, a.currency, CAST(COALESCE(sum(p.amount), 0) AS bigint) AS total
 FROM ledger_accounts a LEFT JOIN ledger_postings p ON p.tenant_id = a.tenant_id AND p.account_id = a.id
 WHERE a.tenant_id = $1
 GROUP BY a.code, a.currency;
+
+-- InsertLedgerPostings writes an entry's postings in one statement, so
+-- the balance trigger (per statement) runs once per entry, not once per
+-- posting.
+-- name: InsertLedgerPostings :exec
+INSERT INTO ledger_postings (tenant_id, entry_id, line, account_id, currency, amount)
+SELECT @tenant_id::text, @entry_id::text, unnest(@lines::integer[]), unnest(@account_ids::text[]),
+       unnest(@currencies::text[]), unnest(@amounts::bigint[]);

@@ -105,6 +105,36 @@ func (q *Queries) InsertLedgerPosting(ctx context.Context, arg InsertLedgerPosti
 	return err
 }
 
+const insertLedgerPostings = `-- name: InsertLedgerPostings :exec
+INSERT INTO ledger_postings (tenant_id, entry_id, line, account_id, currency, amount)
+SELECT $1::text, $2::text, unnest($3::integer[]), unnest($4::text[]),
+       unnest($5::text[]), unnest($6::bigint[])
+`
+
+type InsertLedgerPostingsParams struct {
+	TenantID   string
+	EntryID    string
+	Lines      []int32
+	AccountIds []string
+	Currencies []string
+	Amounts    []int64
+}
+
+// InsertLedgerPostings writes an entry's postings in one statement, so
+// the balance trigger (per statement) runs once per entry, not once per
+// posting.
+func (q *Queries) InsertLedgerPostings(ctx context.Context, arg InsertLedgerPostingsParams) error {
+	_, err := q.db.Exec(ctx, insertLedgerPostings,
+		arg.TenantID,
+		arg.EntryID,
+		arg.Lines,
+		arg.AccountIds,
+		arg.Currencies,
+		arg.Amounts,
+	)
+	return err
+}
+
 const ledgerAccountByCode = `-- name: LedgerAccountByCode :one
 SELECT tenant_id, id, code, currency, type, balance, created_at FROM ledger_accounts WHERE tenant_id = $1 AND code = $2 AND currency = $3
 `
