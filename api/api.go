@@ -126,7 +126,7 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	reg := cfg.Registry
 	if reg == nil {
-		reg = newRegistry()
+		reg = NewRegistry()
 	}
 	m, err := newMetrics(reg, cfg.Store)
 	if err != nil {

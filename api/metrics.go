@@ -18,9 +18,10 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 }
 
-// newRegistry is the registry used when the caller brings none: the API's
+// NewRegistry is the registry used when the caller brings none: the API's
 // series plus the Go runtime and process series any service exports.
-func newRegistry() *prometheus.Registry {
+// serve makes it to add the payment worker's series to the same /metrics.
+func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg

@@ -42,6 +42,8 @@ type Worker struct {
 	// when zero. The answers of a round are recorded together, in one
 	// transaction (TransitionPayments).
 	Concurrency int
+	// Metrics, when set, counts the moves recorded.
+	Metrics *Metrics
 	// AfterCall, when set, runs after a gateway call answered and before
 	// the answer is recorded; an error stops the worker there, as a crash
 	// would. Fault-injection tests use it.
@@ -263,6 +265,7 @@ func (w *Worker) apply(ctx context.Context, moves []evbill.PaymentMove) (moved i
 		switch {
 		case m.Err == nil:
 			moved++
+			w.Metrics.movedTo(m.Payment.State)
 			w.log().Debug("payment moved", "payment", m.Payment.ID, "from", m.From, "to", m.Payment.State)
 		case evbill.ErrorCode(m.Err) == evbill.ECONFLICT:
 			w.log().Debug("payment moved meanwhile", "payment", m.Payment.ID, "err", m.Err)

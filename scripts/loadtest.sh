@@ -51,3 +51,16 @@ done
 wait "$sim"
 cpu1=$(awk '{print $14+$15}' "/proc/$server/stat")
 echo "server: peak RSS $((peak / 1024)) MiB, CPU $(awk -v t="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", t / hz}') s during the run; last sample: $last" >&2
+# Paid sessions (simulate --pay-by): how many payments the worker captured
+# while the simulator ran, and once it has caught up.
+captured() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^evbill_payments_moved_total\{to="captured"\}/{n=$2} END{printf "%d", n}'; }
+atEnd=$(captured)
+if ((atEnd > 0)); then
+	t0=$(date +%s.%N)
+	prev=-1 now=$atEnd
+	while ((now != prev)); do
+		sleep 2
+		prev=$now now=$(captured)
+	done
+	echo "payments captured: $atEnd when the simulator stopped, $now once the worker caught up ($(awk -v s="$t0" -v e="$(date +%s.%N)" 'BEGIN{printf "%.0f", e - s - 2}') s later)" >&2
+fi

@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -78,6 +81,7 @@ func TestSimulatePaidSessions(t *testing.T) {
 		totals[c["session_id"].(string)] = int64(c["amount_minor"].(float64))
 	}
 	ended := 0
+	var payments []payment
 	for _, ss := range sessions {
 		if ss["state"] != "ended" {
 			continue
@@ -104,6 +108,7 @@ func TestSimulatePaidSessions(t *testing.T) {
 		case p.State != "captured" || p.Captured != total:
 			t.Errorf("session %s: payment %s captured %d, want captured %d (its CDR's total)", id, p.State, p.Captured, total)
 		}
+		payments = append(payments, p)
 		byGateway[p.Gateway] += p.Captured
 		byDriver[p.DriverID] += p.Captured
 	}
@@ -132,6 +137,23 @@ func TestSimulatePaidSessions(t *testing.T) {
 	}
 	if got, want := accounts["gateway_clearing:sandbox"], byGateway["sandbox"]+topUps; got != want {
 		t.Errorf("sandbox clearing %d, want card captures %d + top-ups %d", got, byGateway["sandbox"], topUps)
+	}
+	// The worker's moves are on /metrics: the captures counted there are
+	// the card, wallet and account sessions paid plus the top-up.
+	resp, err := http.Get(s.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	captures := 0
+	for _, p := range payments {
+		if p.State == "captured" {
+			captures++
+		}
+	}
+	if want := fmt.Sprintf(`evbill_payments_moved_total{to="captured"} %d`, captures+1); !strings.Contains(string(metrics), want) {
+		t.Errorf("/metrics lacks %q", want)
 	}
 	code, tb := s.do(t, "GET", "/api/v1/ledger/trial-balance", nil)
 	lines, _ := tb["lines"].([]any)

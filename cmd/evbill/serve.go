@@ -169,7 +169,13 @@ func serve(ctx context.Context, store migrator, where string, ln net.Listener, l
 	go charge.RunSweeper(sweepCtx, time.Minute, charging.DefaultRebootGrace)
 	// The payment worker: holds, captures and releases through the
 	// gateways; the store is its queue, so any instance may run it.
-	pay := &payment.Worker{Store: store, Gateways: gws, Log: log}
+	reg := api.NewRegistry()
+	payMetrics, err := payment.NewMetrics(reg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	pay := &payment.Worker{Store: store, Gateways: gws, Log: log, Metrics: payMetrics}
 	go pay.Run(sweepCtx, time.Second)
 	names := make([]string, 0, len(gws))
 	for n := range gws {
@@ -178,7 +184,7 @@ func serve(ctx context.Context, store migrator, where string, ln net.Listener, l
 	slices.Sort(names)
 	log.Info("payment gateways", "gateways", names)
 	central := &ocpp.Server{Authenticate: charge.Authenticate, Handler: charge, Logger: log}
-	handler, err := api.New(api.Config{Store: store, Charging: charge, Chargers: central, Resolver: resolver, Logger: log, Version: version})
+	handler, err := api.New(api.Config{Store: store, Charging: charge, Chargers: central, Resolver: resolver, Logger: log, Version: version, Registry: reg})
 	if err != nil {
 		ln.Close()
 		return err
