@@ -55,6 +55,9 @@ type Config struct {
 	// Chargers sends commands to connected chargers
 	// (POST /api/v1/stations/{id}/commands/{name}); nil leaves that route out.
 	Chargers Chargers
+	// CardSetup saves drivers' cards, by gateway name (stripe); nil
+	// leaves POST …/payment-method/setup out.
+	CardSetup map[string]CardSetup
 	// Resolver answers which tariff applies, with a cache that the API
 	// invalidates after every write that can change the answer. Nil means
 	// a resolver of its own over Store, which is right unless something
@@ -73,18 +76,19 @@ type Config struct {
 
 // server holds the handler's dependencies; its methods are the handlers.
 type server struct {
-	store    evbill.Store
-	sessions evbill.SessionStore
-	ledger   evbill.LedgerStore
-	payments evbill.PaymentStore
-	charging *charging.Service
-	chargers Chargers
-	resolver *pricing.Resolver
-	log      *slog.Logger
-	mux      *http.ServeMux
-	api      huma.API
-	metrics  *metrics
-	locks    keyedMutex
+	store     evbill.Store
+	sessions  evbill.SessionStore
+	ledger    evbill.LedgerStore
+	payments  evbill.PaymentStore
+	charging  *charging.Service
+	chargers  Chargers
+	cardSetup map[string]CardSetup
+	resolver  *pricing.Resolver
+	log       *slog.Logger
+	mux       *http.ServeMux
+	api       huma.API
+	metrics   *metrics
+	locks     keyedMutex
 	// records serialises read-modify-write PATCHes of one record, so two
 	// PATCHes of different fields cannot undo each other (within this
 	// instance; across instances the store must compare and swap).
@@ -108,7 +112,7 @@ func New(cfg Config) (http.Handler, error) {
 	s := &server{
 		store:    cfg.Store,
 		charging: cfg.Charging,
-		chargers: cfg.Chargers,
+		chargers: cfg.Chargers, cardSetup: cfg.CardSetup,
 		resolver: cfg.Resolver,
 		log:      cfg.Logger,
 		mux:      http.NewServeMux(),
@@ -157,6 +161,7 @@ func New(cfg Config) (http.Handler, error) {
 	s.registerLedger()
 	s.registerPayments()
 	s.registerPaymentMethods()
+	s.registerCardSetup()
 	s.registerRefunds()
 	s.registerWallets()
 	return s, nil

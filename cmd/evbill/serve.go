@@ -184,7 +184,16 @@ func serve(ctx context.Context, store migrator, where string, ln net.Listener, l
 	slices.Sort(names)
 	log.Info("payment gateways", "gateways", names)
 	central := &ocpp.Server{Authenticate: charge.Authenticate, Handler: charge, Logger: log}
-	handler, err := api.New(api.Config{Store: store, Charging: charge, Chargers: central, Resolver: resolver, Logger: log, Version: version, Registry: reg})
+	// Gateways that save cards for later holds (Stripe's customers and
+	// SetupIntents) serve POST …/payment-method/setup.
+	cardSetup := map[string]api.CardSetup{}
+	for name, g := range gws {
+		if cs, ok := g.(api.CardSetup); ok {
+			cardSetup[name] = cs
+		}
+	}
+	handler, err := api.New(api.Config{Store: store, Charging: charge, Chargers: central, CardSetup: cardSetup,
+		Resolver: resolver, Logger: log, Version: version, Registry: reg})
 	if err != nil {
 		ln.Close()
 		return err
