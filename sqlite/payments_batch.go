@@ -45,14 +45,9 @@ func (s *Store) transitionPayments(ctx context.Context, moves []evbill.PaymentMo
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	var sp, release, rollback *sql.Stmt
-	for _, p := range []struct {
-		stmt **sql.Stmt
-		sql  string
-	}{{&sp, savepoint}, {&release, releaseSavepoint}, {&rollback, rollbackSavepoint}} {
-		if *p.stmt, err = tx.PrepareContext(ctx, p.sql); err != nil {
-			return fmt.Errorf("sqlite: prepare %s: %w", p.sql, err)
-		}
+	sp, err := prepareSavepoints(ctx, tx)
+	if err != nil {
+		return err
 	}
 	q := s.w.WithTx(tx)
 	// The stored payments are handed over only once committed: a batch
@@ -63,22 +58,22 @@ func (s *Store) transitionPayments(ctx context.Context, moves []evbill.PaymentMo
 		if m.Err != nil {
 			continue
 		}
-		if _, err := sp.ExecContext(ctx); err != nil {
-			return fmt.Errorf("sqlite: savepoint: %w", err)
+		if err := sp.begin(ctx); err != nil {
+			return err
 		}
 		p := *m.Payment
 		if m.Err = transition(ctx, q, &p, m.From, m.Reason, m.Entry); m.Err != nil {
 			if evbill.ErrorCode(m.Err) == evbill.EINTERNAL {
 				return m.Err // I/O, a full disk: the transaction may be gone
 			}
-			if _, err := rollback.ExecContext(ctx); err != nil {
-				return fmt.Errorf("sqlite: rollback to savepoint after %v: %w", m.Err, err)
+			if err := sp.rollback(ctx, m.Err); err != nil {
+				return err
 			}
 		} else {
 			stored[i] = &p
 		}
-		if _, err := release.ExecContext(ctx); err != nil {
-			return fmt.Errorf("sqlite: release savepoint: %w", err)
+		if err := sp.release(ctx); err != nil {
+			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -88,6 +83,49 @@ func (s *Store) transitionPayments(ctx context.Context, moves []evbill.PaymentMo
 		if p != nil {
 			*moves[i].Payment = *p
 		}
+	}
+	return nil
+}
+
+// savepoints are a transaction's SAVEPOINT, RELEASE and ROLLBACK TO
+// statements, prepared once for a batch of writes each in a savepoint of
+// its own, rather than parsed once per write.
+type savepoints struct{ sp, rel, back *sql.Stmt }
+
+func prepareSavepoints(ctx context.Context, tx *sql.Tx) (*savepoints, error) {
+	var s savepoints
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{{&s.sp, savepoint}, {&s.rel, releaseSavepoint}, {&s.back, rollbackSavepoint}} {
+		var err error
+		if *p.stmt, err = tx.PrepareContext(ctx, p.sql); err != nil {
+			return nil, fmt.Errorf("sqlite: prepare %s: %w", p.sql, err)
+		}
+	}
+	return &s, nil
+}
+
+func (s *savepoints) begin(ctx context.Context) error {
+	if _, err := s.sp.ExecContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: savepoint: %w", err)
+	}
+	return nil
+}
+
+// rollback undoes the write that failed with cause but keeps the
+// savepoint, which release then removes. If it fails, the transaction is
+// gone (SQLite rolls back the whole of it on some errors).
+func (s *savepoints) rollback(ctx context.Context, cause error) error {
+	if _, err := s.back.ExecContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: rollback to savepoint after %v: %w", cause, err)
+	}
+	return nil
+}
+
+func (s *savepoints) release(ctx context.Context) error {
+	if _, err := s.rel.ExecContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: release savepoint: %w", err)
 	}
 	return nil
 }

@@ -141,18 +141,7 @@ func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionW
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	// The savepoint statements are prepared once per batch, not parsed
 	// once per write, and only when a write needs them.
-	var sp, release, rollback *sql.Stmt
-	prepare := func() error {
-		for _, p := range []struct {
-			stmt **sql.Stmt
-			sql  string
-		}{{&sp, savepoint}, {&release, releaseSavepoint}, {&rollback, rollbackSavepoint}} {
-			if *p.stmt, err = tx.PrepareContext(ctx, p.sql); err != nil {
-				return fmt.Errorf("sqlite: prepare %s: %w", p.sql, err)
-			}
-		}
-		return nil
-	}
+	var sp *savepoints
 	q := s.w.WithTx(tx)
 	now := now()
 	// What each stored write gives back to its caller, handed over once
@@ -181,12 +170,12 @@ func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionW
 			continue
 		}
 		if sp == nil {
-			if err := prepare(); err != nil {
+			if sp, err = prepareSavepoints(ctx, tx); err != nil {
 				return err
 			}
 		}
-		if _, err := sp.ExecContext(ctx); err != nil {
-			return fmt.Errorf("sqlite: savepoint: %w", err)
+		if err := sp.begin(ctx); err != nil {
+			return err
 		}
 		var fill func()
 		switch {
@@ -202,15 +191,12 @@ func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionW
 			fill, w.Err = endSession(ctx, q, w.End, now)
 		}
 		if w.Err != nil {
-			// ROLLBACK TO undoes the write but keeps the savepoint, which
-			// RELEASE then removes. If either fails, the transaction is
-			// gone (SQLite rolls back the whole of it on some errors).
-			if _, err := rollback.ExecContext(ctx); err != nil {
-				return fmt.Errorf("sqlite: rollback to savepoint after %v: %w", w.Err, err)
+			if err := sp.rollback(ctx, w.Err); err != nil {
+				return err
 			}
 		}
-		if _, err := release.ExecContext(ctx); err != nil {
-			return fmt.Errorf("sqlite: release savepoint: %w", err)
+		if err := sp.release(ctx); err != nil {
+			return err
 		}
 		if w.Err == nil {
 			fills[i] = fill
