@@ -101,7 +101,36 @@ func (s *Store) TransitionPayment(ctx context.Context, p *evbill.Payment, from, 
 	if err := checkTransition(p, from, entry); err != nil {
 		return err
 	}
-	return s.tx(ctx, func(q *db.Queries) error { return transition(ctx, q, p, from, reason, entry) })
+	return s.tx(ctx, func(q *db.Queries) error {
+		if err := lockOutboxFor(ctx, q, p.State); err != nil {
+			return err
+		}
+		return transition(ctx, q, p, from, reason, entry)
+	})
+}
+
+// lockOutboxFor takes the outbox lock, first in the transaction as every
+// writer of events does, when a payment reaching state reports it.
+func lockOutboxFor(ctx context.Context, q *db.Queries, states ...string) error {
+	for _, st := range states {
+		if _, ok := evbill.PaymentEvent(evbill.Payment{State: st}); ok {
+			if err := q.LockOutbox(ctx); err != nil {
+				return fmt.Errorf("postgres: lock outbox: %w", err)
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// insertEvent adds ev to the outbox; the transaction holds LockOutbox.
+func insertEvent(ctx context.Context, q *db.Queries, ev evbill.Event) error {
+	err := q.InsertOutboxEvent(ctx, db.InsertOutboxEventParams{ID: ev.ID, TenantID: ev.TenantID, Type: ev.Type,
+		Payload: ev.Payload, CreatedAt: ev.CreatedAt.UTC().Truncate(time.Microsecond)})
+	if err != nil {
+		return writeErr("store event", err, []unique{{constraint: "events_id_key", field: "event id", value: ev.ID}}, nil)
+	}
+	return nil
 }
 
 // checkTransition is what TransitionPayment checks before the database.
@@ -143,6 +172,12 @@ func transition(ctx context.Context, q *db.Queries, p *evbill.Payment, from, rea
 	if err := logChange(ctx, q, &np, from, reason); err != nil {
 		return err
 	}
+	if ev, ok := evbill.PaymentEvent(np); ok {
+		// The caller took LockOutbox first (reportsState).
+		if err := insertEvent(ctx, q, ev); err != nil {
+			return err
+		}
+	}
 	if entry != nil {
 		if err := postEntry(ctx, q, entry); err != nil {
 			return err
@@ -174,6 +209,11 @@ func (s *Store) RecordGatewayEvent(ctx context.Context, gateway string, ev evbil
 		}
 	}
 	return s.tx(ctx, func(q *db.Queries) error {
+		if moves {
+			if err := lockOutboxFor(ctx, q, p.State); err != nil {
+				return err
+			}
+		}
 		n, err := q.InsertGatewayEvent(ctx, db.InsertGatewayEventParams{Gateway: gateway, EventID: ev.ID, TenantID: p.TenantID,
 			PaymentID: p.ID, Type: ev.Type, Body: ev.Raw, ReceivedAt: now()})
 		if err != nil {

@@ -51,6 +51,15 @@ func (s *Store) transitionPayments(ctx context.Context, moves []evbill.PaymentMo
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
 	q := s.q.WithTx(tx)
+	states := make([]string, 0, len(moves))
+	for _, m := range moves {
+		if m.Err == nil {
+			states = append(states, m.Payment.State)
+		}
+	}
+	if err := lockOutboxFor(ctx, q, states...); err != nil {
+		return err
+	}
 	// The stored payments are handed over only once committed: a chunk
 	// that fails as a whole must leave the callers' payments as they were.
 	stored := make([]*evbill.Payment, len(moves))

@@ -31,6 +31,10 @@ func (s *Store) CreateRefund(ctx context.Context, r *evbill.Refund) error {
 		return evbill.Errorf(evbill.EINVALID, "a refund's amount must be positive, not %d", r.Amount)
 	}
 	return s.tx(ctx, func(q *db.Queries) error {
+		// refund.created goes to the outbox: its lock comes first.
+		if err := q.LockOutbox(ctx); err != nil {
+			return fmt.Errorf("postgres: lock outbox: %w", err)
+		}
 		p, err := q.PaymentByCDR(ctx, db.PaymentByCDRParams{TenantID: r.TenantID, ID: r.CDRID})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return evbill.Errorf(evbill.EINVALID, "CDR %q was not paid through evbill (by card, wallet or account): there is nothing to refund", r.CDRID)
@@ -52,7 +56,7 @@ func (s *Store) CreateRefund(ctx context.Context, r *evbill.Refund) error {
 			return writeErr("create refund", err, nil, nil)
 		}
 		*r = refund(row)
-		return nil
+		return insertEvent(ctx, q, evbill.RefundEvent(*r, p.Currency))
 	})
 }
 

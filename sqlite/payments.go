@@ -146,6 +146,11 @@ func transition(ctx context.Context, q *db.Queries, p *evbill.Payment, from, rea
 	if err := logChange(ctx, q, &np, from, reason); err != nil {
 		return err
 	}
+	if ev, ok := evbill.PaymentEvent(np); ok {
+		if err := insertEvent(ctx, q, ev); err != nil {
+			return err
+		}
+	}
 	if entry != nil {
 		if err := postEntry(ctx, q, entry); err != nil {
 			return err
@@ -295,4 +300,14 @@ func (s *Store) FlagPayment(ctx context.Context, tenantID, id, code, reason stri
 		p := payment(r)
 		return logChange(ctx, q, &p, p.State, reason)
 	})
+}
+
+// insertEvent adds ev to the outbox in the caller's transaction.
+func insertEvent(ctx context.Context, q *db.Queries, ev evbill.Event) error {
+	err := q.InsertEvent(ctx, db.InsertEventParams{ID: ev.ID, TenantID: ev.TenantID, Type: ev.Type,
+		Payload: string(ev.Payload), CreatedAt: normalize(ev.CreatedAt).UnixMicro()})
+	if err != nil {
+		return writeErr(ctx, q, "store event", err, []unique{{columns: "events.id", field: "event id", value: ev.ID}}, nil)
+	}
+	return nil
 }

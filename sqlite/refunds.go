@@ -52,7 +52,7 @@ func (s *Store) CreateRefund(ctx context.Context, r *evbill.Refund) error {
 			return writeErr(ctx, q, "create refund", err, nil, nil)
 		}
 		*r = refund(row)
-		return nil
+		return insertEvent(ctx, q, evbill.RefundEvent(*r, p.Currency))
 	})
 }
 

@@ -37,6 +37,7 @@ func RunPayments(t *testing.T, open func(t *testing.T) PaymentFullStore) {
 		{"AdHocClaimRace", testAdHocClaimRace},
 		{"Batch", testPaymentBatch},
 		{"StartWithPayment", testStartWithPayment},
+		{"Events", testPaymentEvents},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

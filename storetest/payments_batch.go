@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"encoding/json"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/evbill/evbill"
 	"github.com/evbill/evbill/ledger"
@@ -126,4 +128,53 @@ func testStartWithPayment(t *testing.T, s PaymentFullStore) {
 		}
 	}
 	wantCode(t, "a payment without its Start", batch[3].Err, evbill.EINVALID, "with its session's Start")
+}
+
+// testPaymentEvents: a payment reaching held, captured, failed or
+// released, and a refund's creation, put their events in the outbox with
+// the change, carrying the amounts as the API shows them; a refused move
+// emits nothing.
+func testPaymentEvents(t *testing.T, s PaymentFullStore) {
+	ctx := t.Context()
+	w := newSessionWorld(t, s)
+	cursor := marker(t, s, w, 2)
+	p := newPayment(t, s, w, 0)
+	p.Reference = "ref_events"
+	move(t, s, &p, evbill.PaymentHeld, "hold answered", nil)
+	stale := p
+	stale.State = evbill.PaymentHeld
+	wantCode(t, "a stale move", s.TransitionPayment(ctx, &stale, evbill.PaymentHoldPending, "stale", nil), evbill.ECONFLICT, "")
+	p.CaptureAmount, p.CaptureNet = 871, 720
+	move(t, s, &p, evbill.PaymentCapturePending, "cdr in", nil)
+	p.Captured = 871
+	move(t, s, &p, evbill.PaymentCaptured, "captured", capture(t, p))
+	ss, err := s.Session(ctx, w.tenant.ID, p.SessionID)
+	noErr(t, "Session", err)
+	end := endWith(ss, t0.Add(2*time.Hour), "cdr.created")
+	noErr(t, "EndSession", s.EndSession(ctx, end.Session, end.CDR, end.Events))
+	r := evbill.Refund{TenantID: w.tenant.ID, CDRID: end.CDR.ID, Amount: 300, Reason: "goodwill"}
+	noErr(t, "CreateRefund", s.CreateRefund(ctx, &r))
+	failed := newPayment(t, s, w, 1)
+	move(t, s, &failed, evbill.PaymentFailed, "declined", nil)
+
+	var got []evbill.Event
+	for _, e := range eventsOf(t, s, cursor, w.tenant.ID) {
+		if e.Type != "cdr.created" {
+			got = append(got, e)
+		}
+	}
+	types := make([]string, len(got))
+	for i, e := range got {
+		types[i] = e.Type
+	}
+	equal(t, "event types", types, []string{evbill.EventPaymentHeld, evbill.EventPaymentCaptured, evbill.EventRefundCreated, evbill.EventPaymentFailed})
+	if len(got) != 4 {
+		return
+	}
+	var captured evbill.PaymentEventData
+	noErr(t, "payment.captured payload", json.Unmarshal(got[1].Payload, &captured))
+	equal(t, "payment.captured", [3]any{captured.ID, captured.Captured, captured.Currency}, [3]any{p.ID, int64(871), "EUR"})
+	var refund evbill.RefundEventData
+	noErr(t, "refund.created payload", json.Unmarshal(got[2].Payload, &refund))
+	equal(t, "refund.created", [4]any{refund.ID, refund.PaymentID, refund.Amount, refund.Currency}, [4]any{r.ID, p.ID, int64(300), "EUR"})
 }
