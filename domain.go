@@ -122,9 +122,18 @@ type Station struct {
 	ChargePointID string
 	Vendor        string
 	Model         string
-	HasPassword   bool
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// CostDisplay says the charger shows the driver's price and costs on
+	// its own display, sent as OCPP 1.6 "California Pricing" DataTransfer
+	// messages; chargers that lack the feature would only reject them.
+	CostDisplay bool
+	// MeterPublicKey is the public key of the station's calibration-law
+	// meter, which signs its readings (OCMF): the hex of its DER
+	// SubjectPublicKeyInfo, the form the transparency software takes; ""
+	// when none is on record, and then signed readings cannot be verified.
+	MeterPublicKey string
+	HasPassword    bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // Connector is one plug of a station: OCPP connectorId ConnectorNumber.

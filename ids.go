@@ -26,6 +26,9 @@ const (
 	PrefixEntry      = "ent"
 	PrefixPayment    = "pay"
 	PrefixRefund     = "rfd"
+	// Webhook endpoints and deliveries (webhooks.go).
+	PrefixWebhookEndpoint = "whe"
+	PrefixWebhookDelivery = "whd"
 )
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -32,6 +32,14 @@ const (
 	FlagChargebackLost = "chargeback_lost" // the dispute was decided for the payer: the money stays taken
 )
 
+// FlagSignatureInvalid marks a session whose charger sent a signed meter
+// value (OCMF) that does not verify under the station's meter key: the
+// reading was changed after the meter signed it, or the key on record is
+// not the meter's. Like the chargeback flags it does not hold the session
+// back (the CDR is priced from the OCPP readings as usual); it is written
+// with the session's end and calls for a look before the bill is defended.
+const FlagSignatureInvalid = "signature_invalid"
+
 // CheckFlag reports, as an EINVALID error, whether flag cannot be kept as
 // a session flag: it must be a non-empty word without commas, in UTF-8
 // text without NUL bytes.
@@ -131,6 +139,35 @@ type SampleWrite struct {
 	TenantID  string
 	SessionID string
 	Samples   []MeterSample
+	// Signed are the signed meter values that came with the readings,
+	// stored in the same transaction; a record the session already has
+	// (the same text) is a retransmission and ignored. Only their Time,
+	// Context and Raw are read: the session is the write's, and the store
+	// numbers and dates them.
+	Signed []SignedValue
+}
+
+// SignedValue is a signed meter value a charger sent for a session: an
+// OCMF record ("OCMF|{…}|{…}") from a sampledValue of format SignedData,
+// kept exactly as received, since its signature covers those bytes and
+// a driver's transparency software must be given the same. It is checked
+// at the session's end and on the receipt, never rewritten.
+type SignedValue struct {
+	// SessionID is the session the charger sent the record for.
+	SessionID string
+	// Seq is the record's place among the session's signed values in the
+	// order they were received, from 1.
+	Seq int
+	// Time is the timestamp of the MeterValue that carried the record.
+	Time time.Time
+	// Context is the sampledValue's OCPP ReadingContext, e.g.
+	// Transaction.Begin; "" when the charger left it out.
+	Context string
+	// Raw is the record: the sampledValue's value, the JSON string's
+	// decoded text, as received.
+	Raw string
+	// CreatedAt is when evbill stored it.
+	CreatedAt time.Time
 }
 
 // EndWrite is an ended session with its CDR and events.
@@ -170,6 +207,10 @@ type SessionStore interface {
 	AddSamples(ctx context.Context, tenantID, sessionID string, samples []MeterSample) error
 	// Samples returns the session's readings ordered by time.
 	Samples(ctx context.Context, tenantID, sessionID string) ([]MeterSample, error)
+	// SignedValues returns the session's signed meter values in the order
+	// they were received, each Raw exactly as stored; ENOTFOUND when the
+	// tenant has no such session.
+	SignedValues(ctx context.Context, tenantID, sessionID string) ([]SignedValue, error)
 	// UpdateSession stores state, parking start and flags.
 	UpdateSession(ctx context.Context, s *Session) error
 	// FlagSession adds flag to the tenant's session sessionID, in one

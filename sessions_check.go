@@ -96,6 +96,17 @@ func checkSamples(sw *SampleWrite) error {
 			return Errorf(EINVALID, "sample %d: %s", i, err.Error())
 		}
 	}
+	for i, v := range sw.Signed {
+		if v.Time.IsZero() {
+			return Errorf(EINVALID, "signed value %d: time is required", i)
+		}
+		if v.Raw == "" {
+			return Errorf(EINVALID, "signed value %d: the record is required", i)
+		}
+		if err := checkText("context", v.Context, "record", v.Raw); err != nil {
+			return Errorf(EINVALID, "signed value %d: %s", i, err.Error())
+		}
+	}
 	return nil
 }
 

@@ -58,6 +58,11 @@ type Config struct {
 	// CardSetup saves drivers' cards, by gateway name (stripe); nil
 	// leaves POST …/payment-method/setup out.
 	CardSetup map[string]CardSetup
+	// LivePath returns the path of a session's live page for its
+	// driver (web's /s/{token}), shown as a session's live_path; nil
+	// leaves live_path out. It is a function so that the API neither
+	// knows the pages' secret nor imports them.
+	LivePath func(tenantID, sessionID string) string
 	// Resolver answers which tariff applies, with a cache that the API
 	// invalidates after every write that can change the answer. Nil means
 	// a resolver of its own over Store, which is right unless something
@@ -80,9 +85,11 @@ type server struct {
 	sessions  evbill.SessionStore
 	ledger    evbill.LedgerStore
 	payments  evbill.PaymentStore
+	webhooks  evbill.WebhookStore
 	charging  *charging.Service
 	chargers  Chargers
 	cardSetup map[string]CardSetup
+	livePath  func(tenantID, sessionID string) string
 	resolver  *pricing.Resolver
 	log       *slog.Logger
 	mux       *http.ServeMux
@@ -112,7 +119,7 @@ func New(cfg Config) (http.Handler, error) {
 	s := &server{
 		store:    cfg.Store,
 		charging: cfg.Charging,
-		chargers: cfg.Chargers, cardSetup: cfg.CardSetup,
+		chargers: cfg.Chargers, cardSetup: cfg.CardSetup, livePath: cfg.LivePath,
 		resolver: cfg.Resolver,
 		log:      cfg.Logger,
 		mux:      http.NewServeMux(),
@@ -125,6 +132,7 @@ func New(cfg Config) (http.Handler, error) {
 	s.sessions, _ = cfg.Store.(evbill.SessionStore)
 	s.ledger, _ = cfg.Store.(evbill.LedgerStore)
 	s.payments, _ = cfg.Store.(evbill.PaymentStore)
+	s.webhooks, _ = cfg.Store.(evbill.WebhookStore)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -157,6 +165,7 @@ func New(cfg Config) (http.Handler, error) {
 	s.registerAPIKeys()
 	s.registerTenant()
 	s.registerSessions()
+	s.registerReceipts()
 	s.registerCommands()
 	s.registerLedger()
 	s.registerPayments()
@@ -164,6 +173,7 @@ func New(cfg Config) (http.Handler, error) {
 	s.registerCardSetup()
 	s.registerRefunds()
 	s.registerWallets()
+	s.registerWebhooks()
 	return s, nil
 }
 

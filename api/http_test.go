@@ -297,7 +297,11 @@ func TestOpenAPI(t *testing.T) {
 		"/api/v1/payments/{id}": {"get"}, "/api/v1/sessions/{id}/payment": {"get"},
 		"/api/v1/drivers/{id}/payment-method": {"get", "put"},
 		"/api/v1/cdrs/{id}/refunds":           {"post"}, "/api/v1/refunds/{id}": {"get"},
+		"/api/v1/cdrs/{id}/receipt":   {"get"},
 		"/api/v1/drivers/{id}/wallet": {"get"}, "/api/v1/drivers/{id}/wallet/top-ups": {"post"},
+		"/api/v1/webhook-endpoints": {"get", "post"}, "/api/v1/webhook-endpoints/{id}": {"get", "patch", "delete"},
+		"/api/v1/webhook-endpoints/{id}/rotate-secret": {"post"}, "/api/v1/webhook-endpoints/{id}/deliveries": {"get"},
+		"/api/v1/webhook-deliveries/{id}": {"get"}, "/api/v1/webhook-deliveries/{id}/replay": {"post"},
 	}
 	for path, methods := range want {
 		for _, m := range methods {

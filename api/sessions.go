@@ -42,6 +42,7 @@ type LiveSession struct {
 	PowerKW         *Decimal  `json:"power_kw,omitempty"`
 	DurationSeconds int64     `json:"duration_seconds"`
 	Cost            *Cost     `json:"cost,omitempty" doc:"Running cost while the session runs (step_size applies at the end), the final price once it has ended; absent without a tariff."`
+	LivePath        string    `json:"live_path,omitempty" doc:"The path of the session's live page for its driver, on this server: an unguessable link that needs no login, showing the figures as they change and the receipt once the session ends. Anyone with it can see the session."`
 }
 
 // Cost is a priced amount: OCPI totals and the amount to charge.
@@ -78,9 +79,12 @@ func cdrOut(c evbill.CDR) CDR {
 		TotalInclVAT: c.TotalInclVAT, AmountMinor: c.AmountMinor, CreatedAt: utc(c.CreatedAt)}
 }
 
-func liveOut(l charging.Live) (LiveSession, error) {
+func (s *server) liveOut(l charging.Live) (LiveSession, error) {
 	out := LiveSession{Session: sessionOut(l.Session), AsOf: utc(l.AsOf), EnergyKWh: Decimal{Decimal: l.EnergyKWh},
 		DurationSeconds: int64(l.Duration / time.Second)}
+	if s.livePath != nil {
+		out.LivePath = s.livePath(l.Session.TenantID, l.Session.ID)
+	}
 	if l.HasPower {
 		out.PowerKW = &Decimal{Decimal: l.PowerKW}
 	}
@@ -125,12 +129,13 @@ func (s *server) registerSessions() {
 			if err != nil {
 				return nil, err
 			}
-			o, err := liveOut(l)
+			o, err := s.liveOut(l)
 			if err != nil {
 				return nil, err
 			}
 			return &out[LiveSession]{o}, nil
 		})
+	s.registerSessionEvents()
 	register(s, huma.Operation{OperationID: "list-cdrs", Method: http.MethodGet, Path: Prefix + "/cdrs", Summary: "List CDRs",
 		Tags: []string{"CDRs"}}, auth.Read,
 		func(ctx context.Context, in *listParams) (*out[ListBody[CDR]], error) {

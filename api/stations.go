@@ -20,6 +20,8 @@ type Station struct {
 	ChargePointID string    `json:"charge_point_id" doc:"The OCPP charge point identity."`
 	Vendor        string    `json:"vendor"`
 	Model         string    `json:"model"`
+	CostDisplay   bool      `json:"cost_display" doc:"Whether evbill sends the station the driver's price and costs for its own display (OCPP 1.6 California Pricing DataTransfer messages)."`
+	MeterKey      string    `json:"meter_public_key" doc:"The public key of the station's calibration-law meter, which signs its readings (OCMF): the hex of its DER SubjectPublicKeyInfo, as the transparency software takes it; empty when none is set."`
 	HasPassword   bool      `json:"has_password" doc:"Whether an OCPP password is set (PUT /stations/{id}/password)."`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
@@ -39,6 +41,8 @@ type stationCreate struct {
 	ChargePointID string `json:"charge_point_id" pattern:"^[!-.0-9;-~]{1,48}$" patternDescription:"1 to 48 printable ASCII characters without space, ':' or '/'"`
 	Vendor        string `json:"vendor,omitempty" maxLength:"100"`
 	Model         string `json:"model,omitempty" maxLength:"100"`
+	CostDisplay   bool   `json:"cost_display,omitempty" doc:"Send the station the driver's price at Authorize, the running cost during the session and the final cost after it (OCPP 1.6 California Pricing: DataTransfer, vendorId org.openchargealliance.costmsg). Only for chargers that support it; off by default."`
+	MeterKey      string `json:"meter_public_key,omitempty" maxLength:"4096" doc:"The public key of the station's calibration-law meter, which signs its readings (OCMF), so that receipts can say whether they verify: the hex of its DER SubjectPublicKeyInfo (as the transparency software and meter labels give it) or a PEM PUBLIC KEY block; stored as upper-case hex. ECDSA on secp256r1 (P-256) or secp384r1 (P-384) only: Go's standard library has no brainpool or secp256k1 curves, so such keys are refused."`
 }
 
 type stationPatch struct {
@@ -46,6 +50,8 @@ type stationPatch struct {
 	ChargePointID *string `json:"charge_point_id,omitempty" pattern:"^[!-.0-9;-~]{1,48}$" patternDescription:"1 to 48 printable ASCII characters without space, ':' or '/'"`
 	Vendor        *string `json:"vendor,omitempty" maxLength:"100"`
 	Model         *string `json:"model,omitempty" maxLength:"100"`
+	CostDisplay   *bool   `json:"cost_display,omitempty" doc:"Send the station the driver's price at Authorize, the running cost during the session and the final cost after it (OCPP 1.6 California Pricing: DataTransfer, vendorId org.openchargealliance.costmsg). Only for chargers that support it; off by default."`
+	MeterKey      *string `json:"meter_public_key,omitempty" maxLength:"4096" doc:"The public key of the station's calibration-law meter, which signs its readings (OCMF), so that receipts can say whether they verify: the hex of its DER SubjectPublicKeyInfo (as the transparency software and meter labels give it) or a PEM PUBLIC KEY block; stored as upper-case hex. ECDSA on secp256r1 (P-256) or secp384r1 (P-384) only: Go's standard library has no brainpool or secp256k1 curves, so such keys are refused. An empty string removes the key."`
 }
 
 type stationPassword struct {
@@ -54,7 +60,7 @@ type stationPassword struct {
 
 func stationOut(s evbill.Station) Station {
 	return Station{ID: s.ID, SiteID: s.SiteID, ChargePointID: s.ChargePointID, Vendor: s.Vendor, Model: s.Model,
-		HasPassword: s.HasPassword, CreatedAt: utc(s.CreatedAt), UpdatedAt: utc(s.UpdatedAt)}
+		CostDisplay: s.CostDisplay, MeterKey: s.MeterPublicKey, HasPassword: s.HasPassword, CreatedAt: utc(s.CreatedAt), UpdatedAt: utc(s.UpdatedAt)}
 }
 
 func (s *server) registerStations() {
@@ -67,10 +73,12 @@ func (s *server) registerStations() {
 			if err := checkRef(&fe, "body.site_id", "site", err); err != nil {
 				return nil, err
 			}
+			key := meterKey(&fe, "body.meter_public_key", b.MeterKey)
 			if err := fe.err(); err != nil {
 				return nil, err
 			}
-			rec := evbill.Station{TenantID: ten, SiteID: b.SiteID, ChargePointID: b.ChargePointID, Vendor: b.Vendor, Model: b.Model}
+			rec := evbill.Station{TenantID: ten, SiteID: b.SiteID, ChargePointID: b.ChargePointID, Vendor: b.Vendor, Model: b.Model,
+				CostDisplay: b.CostDisplay, MeterPublicKey: key}
 			if err := s.store.CreateStation(ctx, &rec); err != nil {
 				return nil, err
 			}
@@ -114,6 +122,10 @@ func (s *server) registerStations() {
 					return nil, err
 				}
 			}
+			if b.MeterKey != nil {
+				key := meterKey(&fe, "body.meter_public_key", *b.MeterKey)
+				b.MeterKey = &key
+			}
 			if err := fe.err(); err != nil {
 				return nil, err
 			}
@@ -121,6 +133,8 @@ func (s *server) registerStations() {
 			set(&rec.ChargePointID, b.ChargePointID)
 			set(&rec.Vendor, b.Vendor)
 			set(&rec.Model, b.Model)
+			set(&rec.CostDisplay, b.CostDisplay)
+			set(&rec.MeterPublicKey, b.MeterKey)
 			if err := s.store.UpdateStation(ctx, &rec); err != nil {
 				return nil, err
 			}

@@ -22,6 +22,7 @@ import (
 	"github.com/evbill/evbill/money"
 	"github.com/evbill/evbill/ocpp"
 	"github.com/evbill/evbill/pricing"
+	"github.com/evbill/evbill/receipt"
 	"github.com/evbill/evbill/tariff"
 )
 
@@ -48,6 +49,7 @@ type Service struct {
 	cardHold      int64
 	walletMinimum int64
 	accountLimit  int64
+	broker        *Broker // the live figures' subscribers (broker.go)
 }
 
 var _ ocpp.Handler = (*Service)(nil)
@@ -110,6 +112,7 @@ func NewService(cfg Config) *Service {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.broker = NewBroker(s.liveUpdate)
 	if s.party[0] == "" {
 		s.party[0] = "NL"
 	}
@@ -119,8 +122,9 @@ func NewService(cfg Config) *Service {
 	return s
 }
 
-// Close waits for the writes in flight and stops the committer.
-func (s *Service) Close() { s.commit.close() }
+// Close waits for the writes in flight, stops the committer and ends
+// the live subscriptions.
+func (s *Service) Close() { s.commit.close(); s.broker.Close() }
 
 // Authenticate is ocpp.Server's security profile 1 check: the charge
 // point id names stations (in any tenant), and the Basic auth password
@@ -283,6 +287,7 @@ func (s *Service) endInterrupted(ctx context.Context, l *link, started *evbill.S
 		if _, err := s.commit.do(ctx, evbill.SessionWrite{End: end}); err != nil && evbill.ErrorCode(err) != evbill.ECONFLICT {
 			return err
 		}
+		s.broker.Publish(sess.TenantID, sess.ID)
 		l.forget(sess.TransactionID)
 	}
 	return nil
@@ -345,6 +350,7 @@ func (s *Service) StatusNotification(ctx context.Context, c *ocpp.Conn, req *ocp
 		if _, err := s.commit.do(ctx, evbill.SessionWrite{Update: sess}); err != nil {
 			return nil, err
 		}
+		s.broker.Publish(sess.TenantID, sess.ID)
 	}
 	return &ocpp.StatusNotificationConf{}, nil
 }
@@ -369,6 +375,7 @@ func (s *Service) Authorize(ctx context.Context, c *ocpp.Conn, req *ocpp.Authori
 			info.Status = ocpp.AuthorizationBlocked
 		}
 	}
+	s.showUserPrice(ctx, c, req.IdTag, tok, info.Status)
 	return &ocpp.AuthorizeConf{IdTagInfo: info}, nil
 }
 
@@ -467,6 +474,7 @@ func (s *Service) StartTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.
 	if err != nil {
 		return nil, err
 	}
+	s.broker.Publish(w.Start.TenantID, w.Start.ID)
 	var hold int64
 	known := false
 	switch {
@@ -652,7 +660,9 @@ func (s *Service) MeterValues(ctx context.Context, c *ocpp.Conn, req *ocpp.Meter
 	case err != nil:
 		return nil, err
 	default:
+		s.broker.Publish(id.TenantID, sessionID)
 		s.guardHold(ctx, c, l, id.TenantID, sessionID, tx)
+		s.showRunningCost(ctx, c, l, id.TenantID, sessionID, tx)
 	}
 	return &ocpp.MeterValuesConf{}, nil
 }
@@ -667,6 +677,8 @@ type link struct {
 	mu    sync.Mutex
 	open  map[int64]string // transaction ID → session ID
 	holds map[int64]*hold  // transaction ID → its card hold, once looked up (see guardHold)
+
+	display displayState // what the charger's display was sent (see display.go)
 }
 
 func newLink() *link { return &link{open: map[int64]string{}} }
@@ -698,6 +710,7 @@ func (l *link) forget(tx int64) {
 	delete(l.open, tx)
 	delete(l.holds, tx)
 	l.mu.Unlock()
+	l.display.forget(tx)
 }
 
 func (s *Service) addSamples(ctx context.Context, tenantID, sessionID string, values []ocpp.MeterValue) error {
@@ -705,11 +718,15 @@ func (s *Service) addSamples(ctx context.Context, tenantID, sessionID string, va
 		return nil
 	}
 	samples := make([]evbill.MeterSample, 0, len(values))
+	var signed []evbill.SignedValue
 	for _, mv := range values {
 		readings := make([]Reading, len(mv.SampledValue))
 		for i, v := range mv.SampledValue {
 			readings[i] = Reading{Value: v.Value, Context: string(v.Context), Format: string(v.Format), Measurand: string(v.Measurand),
 				Phase: string(v.Phase), Location: string(v.Location), Unit: string(v.Unit)}
+			if v.Format == ocpp.FormatSignedData && IsOCMF(v.Value) {
+				signed = append(signed, evbill.SignedValue{Time: mv.Timestamp.UTC(), Context: string(v.Context), Raw: v.Value})
+			}
 		}
 		sample, ok, err := Sample(sessionID, mv.Timestamp.UTC(), readings)
 		if err != nil {
@@ -719,10 +736,10 @@ func (s *Service) addSamples(ctx context.Context, tenantID, sessionID string, va
 			samples = append(samples, sample)
 		}
 	}
-	if len(samples) == 0 {
+	if len(samples) == 0 && len(signed) == 0 {
 		return nil
 	}
-	_, err := s.commit.do(ctx, evbill.SessionWrite{Samples: &evbill.SampleWrite{TenantID: tenantID, SessionID: sessionID, Samples: samples}})
+	_, err := s.commit.do(ctx, evbill.SessionWrite{Samples: &evbill.SampleWrite{TenantID: tenantID, SessionID: sessionID, Samples: samples, Signed: signed}})
 	return err
 }
 
@@ -748,6 +765,7 @@ func (s *Service) StopTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.S
 		return nil, err
 	}
 	if sess.State == evbill.SessionEnded {
+		s.showFinalCost(ctx, c, sess) // the first answer may have been lost, and the final cost with it
 		linkOf(c).forget(int64(req.TransactionId))
 		return conf, nil // a retransmitted stop
 	}
@@ -767,7 +785,9 @@ func (s *Service) StopTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.S
 	if _, err := s.commit.do(ctx, evbill.SessionWrite{End: end}); err != nil && evbill.ErrorCode(err) != evbill.ECONFLICT {
 		return nil, err
 	}
+	s.broker.Publish(sess.TenantID, sess.ID)
 	linkOf(c).forget(int64(req.TransactionId))
+	s.showFinalCost(ctx, c, sess)
 	return conf, nil
 }
 
@@ -826,12 +846,18 @@ func (s *Service) end(ctx context.Context, sess *evbill.Session, samples []evbil
 	flags := check(sess, samples, conn)
 	sess.Flags = appendNew(sess.Flags, flags...)
 	if len(flags) > 0 || sess.TariffID == "" {
+		if err := s.checkSigned(ctx, sess, sc.Station, nil); err != nil {
+			return nil, err
+		}
 		payload, _ := json.Marshal(map[string]any{"session_id": sess.ID, "flags": sess.Flags, "reason": "not priced"})
 		end.Events = []evbill.Event{{TenantID: sess.TenantID, Type: "session.ended", Payload: payload}}
 		return end, nil
 	}
 	record, err := s.price(ctx, sess, samples, sc, conn)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkSigned(ctx, sess, sc.Station, record); err != nil {
 		return nil, err
 	}
 	payload, _ := json.Marshal(map[string]any{"cdr_id": record.ID, "session_id": sess.ID, "currency": record.Currency,
@@ -916,8 +942,16 @@ func (s *Service) price(ctx context.Context, sess *evbill.Session, samples []evb
 	if err != nil {
 		return nil, err
 	}
-	explain := tariff.AppendExplanation(nil, tf, &tariff.Session{Start: m.Start, End: m.End, Periods: periods, Location: loc}, &result)
-	breakdown, _ := json.Marshal(map[string]string{"explanation": string(explain)})
+	ts := &tariff.Session{Start: m.Start, End: m.End, Periods: periods, Location: loc}
+	explain := tariff.AppendExplanation(nil, tf, ts, &result)
+	items, err := receipt.Itemize(tf, ts, &result)
+	if err != nil {
+		return nil, err
+	}
+	breakdown, err := json.Marshal(Breakdown{Explanation: string(explain), Itemization: &items})
+	if err != nil {
+		return nil, err
+	}
 	return &evbill.CDR{ID: h.ID, TenantID: sess.TenantID, SessionID: sess.ID, Currency: h.Currency,
 		TotalExclVAT: excl.String(), TotalInclVAT: incl.String(), AmountMinor: result.Charge.Minor,
 		Document: doc, Breakdown: breakdown}, nil

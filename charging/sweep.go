@@ -78,6 +78,7 @@ func (s *Service) sweepOne(ctx context.Context, sess *evbill.Session, cutoff tim
 	}
 	switch _, err := s.commit.do(ctx, evbill.SessionWrite{End: end}); {
 	case err == nil:
+		s.broker.Publish(sess.TenantID, sess.ID)
 		s.log.Info("ended a session its rebooted charger never stopped", "tenant", sess.TenantID, "session", sess.ID, "at", at)
 		return true, nil
 	case evbill.ErrorCode(err) == evbill.ECONFLICT:

@@ -195,3 +195,42 @@ func TestResultString(t *testing.T) {
 		}
 	}
 }
+
+func TestParsePublicKey(t *testing.T) {
+	keys(t)
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: keyP384.der})
+	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
+	edDER, _ := x509.MarshalPKIXPublicKey(edPub)
+	for _, tt := range []struct {
+		name string
+		key  []byte
+		want []byte // the DER; nil when refused
+		err  string
+	}{
+		{"P-256 as upper-case hex", keyP256.hex(), keyP256.der, ""},
+		{"P-256 as lower-case hex with white space", []byte(" " + strings.ToLower(string(keyP256.hex())) + "\n"), keyP256.der, ""},
+		{"P-384 as DER", keyP384.der, keyP384.der, ""},
+		{"P-384 as PEM", pemKey, keyP384.der, ""},
+		{"brainpool", spkiOn(t, curveBrainP256.oid), nil, "brainpoolP256r1"},
+		{"secp256k1", spkiOn(t, curveK256.oid), nil, "secp256k1"},
+		{"Ed25519", edDER, nil, "Ed25519"},
+		{"empty", nil, nil, "no public key"},
+		{"garbage hex", []byte("00112233"), nil, "unparsable"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pub, der, err := ParsePublicKey(tt.key)
+			if tt.want == nil {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want one naming %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(der) != string(tt.want) || pub == nil {
+				t.Errorf("DER %x, want %x", der, tt.want)
+			}
+		})
+	}
+}

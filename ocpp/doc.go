@@ -18,6 +18,9 @@
 //   - The message types (BootNotificationReq, MeterValuesReq, …) decode a
 //     validated payload; meter readings stay strings and limits exact
 //     decimals, never float64.
+//   - CostMessage and its payloads (SetUserPrice, RunningCost, FinalCost)
+//     are the Open Charge Alliance's California Pricing messages, which
+//     OCPP 1.6 carries in DataTransfer for a charger's display of costs.
 //   - Server is an http.Handler for /ocpp/{chargePointId}: HTTP Basic
 //     authentication before the upgrade (security profile 1),
 //     subprotocol ocpp1.6, one connection per station, CALLs handled in

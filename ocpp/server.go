@@ -272,8 +272,16 @@ func (c *Conn) Identity() Identity { return c.id }
 // accepted, so configuring it must wait for that answer to go out.
 // f runs on the connection's worker, before the next CALL is handled:
 // anything that waits, such as a Call to the charger, belongs in a
-// goroutine started by f. Calling AfterAnswer again replaces f.
-func (c *Conn) AfterAnswer(f func()) { c.afterAnswer = f }
+// goroutine started by f. Calling AfterAnswer again adds f: a handler's
+// parts (the hold guard, the charger display) each schedule their own,
+// and they run in the order they were added.
+func (c *Conn) AfterAnswer(f func()) {
+	if prev := c.afterAnswer; prev != nil {
+		c.afterAnswer = func() { prev(); f() }
+		return
+	}
+	c.afterAnswer = f
+}
 
 // Subprotocol returns the negotiated subprotocol, "ocpp1.6".
 func (c *Conn) Subprotocol() string { return c.proto }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -46,6 +47,11 @@ func postEntry(ctx context.Context, q *db.Queries, e *evbill.LedgerEntry) error 
 		rows.AccountIds = append(rows.AccountIds, a.ID)
 		rows.Currencies = append(rows.Currencies, p.Currency)
 		rows.Amounts = append(rows.Amounts, p.Amount)
+	}
+	ids := slices.Clone(rows.AccountIds)
+	slices.Sort(ids)
+	if _, err := q.LockLedgerAccounts(ctx, db.LockLedgerAccountsParams{TenantID: e.TenantID, Ids: slices.Compact(ids)}); err != nil {
+		return fmt.Errorf("postgres: lock ledger accounts: %w", err)
 	}
 	// One statement: the balance trigger runs once for the entry.
 	if err := q.InsertLedgerPostings(ctx, rows); err != nil {

@@ -53,6 +53,7 @@ func TestStore(t *testing.T) {
 // database named by EVBILL_TEST_POSTGRES_URL.
 func TestSessionStore(t *testing.T) {
 	storetest.RunSessions(t, func(t *testing.T) storetest.FullStore { return open(t) })
+	storetest.RunSignedValues(t, func(t *testing.T) storetest.FullStore { return open(t) })
 }
 
 // TestSessionFlags runs the conformance suite of session flags against
@@ -278,4 +279,19 @@ func BenchmarkTrialBalance(b *testing.B) {
 // database named by EVBILL_TEST_POSTGRES_URL.
 func TestPaymentStore(t *testing.T) {
 	storetest.RunPayments(t, func(t *testing.T) storetest.PaymentFullStore { return open(t) })
+}
+
+// TestReceiptEmailStore runs the receipt email conformance suite, each
+// test in a PostgreSQL schema of its own: claims take every tenant's
+// emails.
+func TestReceiptEmailStore(t *testing.T) {
+	storetest.RunReceiptEmails(t, func(t *testing.T) storetest.ReceiptEmailFullStore {
+		return storetest.OpenPostgresSchema(t).(*postgres.Store)
+	})
+}
+
+// TestWebhookStore runs the webhook conformance suite, each test in a
+// PostgreSQL schema of its own: claims take every tenant's deliveries.
+func TestWebhookStore(t *testing.T) {
+	storetest.RunWebhooks(t, func(t *testing.T) storetest.WebhookFullStore { return storetest.OpenPostgresSchema(t) })
 }

@@ -166,7 +166,7 @@ func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionW
 				o.startPayment(w, now)
 			}
 		case w.Samples != nil:
-			o.samples(w.Samples)
+			o.samples(w.Samples, now)
 			// Its one statement inserts only into an open session that
 			// exists (so its reference holds) and skips instants already
 			// stored: it has no failure of its own to undo. The write's
@@ -331,6 +331,9 @@ func runPipeline(ctx context.Context, tx pgx.Tx, locks []statement, ops []*op) (
 	for _, o := range ops {
 		if o.bare {
 			b.Queue(o.sql, o.args...)
+			for _, m := range o.more {
+				b.Queue(m.sql, m.args...)
+			}
 			continue
 		}
 		b.Queue(savepoint)
@@ -498,8 +501,9 @@ func startedSession(r db.StartSessionRow) evbill.Session {
 	})
 }
 
-// samples prepares a Samples write.
-func (o *op) samples(sw *evbill.SampleWrite) {
+// samples prepares a Samples write, with its signed values (see
+// signedValues) when it has any.
+func (o *op) samples(sw *evbill.SampleWrite, now time.Time) {
 	n := len(sw.Samples)
 	p := db.AddSamplesParams{
 		TenantID: sw.TenantID, SessionID: sw.SessionID,
@@ -528,6 +532,9 @@ func (o *op) samples(sw *evbill.SampleWrite) {
 	}
 	o.fail = func(err error) error { return writeErr("add samples", err, nil, nil) }
 	o.fill = func() {}
+	if len(sw.Signed) > 0 {
+		o.signedValues(sw, now)
+	}
 }
 
 // update prepares an Update write.

@@ -316,7 +316,7 @@ func (s *Store) UpdateSite(ctx context.Context, st *evbill.Site) error {
 func station(r db.StationRow) evbill.Station {
 	return evbill.Station{
 		ID: r.ID, TenantID: r.TenantID, SiteID: r.SiteID, ChargePointID: r.ChargePointID,
-		Vendor: r.Vendor, Model: r.Model, HasPassword: r.HasPassword,
+		Vendor: r.Vendor, Model: r.Model, CostDisplay: r.CostDisplay, MeterPublicKey: r.MeterPublicKey, HasPassword: r.HasPassword,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
@@ -337,7 +337,7 @@ func (s *Store) CreateStation(ctx context.Context, st *evbill.Station) error {
 	st.HasPassword = false
 	err := s.q.CreateStation(ctx, db.CreateStationParams{
 		TenantID: st.TenantID, ID: st.ID, SiteID: st.SiteID, ChargePointID: st.ChargePointID,
-		Vendor: st.Vendor, Model: st.Model,
+		Vendor: st.Vendor, Model: st.Model, CostDisplay: st.CostDisplay, MeterPublicKey: st.MeterPublicKey,
 		CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt,
 	})
 	return writeErr("create station", err, stationUniques(st.ChargePointID), []ref{
@@ -386,7 +386,7 @@ func (s *Store) UpdateStation(ctx context.Context, st *evbill.Station) error {
 	}
 	r, err := s.q.UpdateStation(ctx, db.UpdateStationParams{
 		SiteID: st.SiteID, ChargePointID: st.ChargePointID, Vendor: st.Vendor, Model: st.Model,
-		UpdatedAt: now(), TenantID: st.TenantID, ID: st.ID,
+		CostDisplay: st.CostDisplay, MeterPublicKey: st.MeterPublicKey, UpdatedAt: now(), TenantID: st.TenantID, ID: st.ID,
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return notFound("station", st.ID)
@@ -397,7 +397,7 @@ func (s *Store) UpdateStation(ctx context.Context, st *evbill.Station) error {
 	}
 	*st = station(db.StationRow{
 		TenantID: r.TenantID, ID: r.ID, SiteID: r.SiteID, ChargePointID: r.ChargePointID,
-		Vendor: r.Vendor, Model: r.Model, HasPassword: r.PasswordHash != nil,
+		Vendor: r.Vendor, Model: r.Model, CostDisplay: r.CostDisplay, MeterPublicKey: r.MeterPublicKey, HasPassword: r.PasswordHash != nil,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	})
 	return nil

@@ -891,6 +891,10 @@ func (c *charger) handle(action string, payload []byte) (conf any, after func(),
 			return &ocpp.RemoteStopTransactionConf{Status: ocpp.RemoteRejected}, nil, nil
 		}
 		return &ocpp.RemoteStopTransactionConf{Status: ocpp.RemoteAccepted}, func() { c.stopTx(ocpp.ReasonRemote) }, nil
+	case ocpp.ActionDataTransfer:
+		var req ocpp.DataTransferReq
+		_ = json.Unmarshal(payload, &req)
+		return c.display(&req), nil, nil
 	case ocpp.ActionUnlockConnector:
 		var req ocpp.UnlockConnectorReq
 		_ = json.Unmarshal(payload, &req)
@@ -904,6 +908,26 @@ func (c *charger) handle(action string, payload []byte) (conf any, after func(),
 		}, nil
 	}
 	return nil, nil, ocpp.Errorf(ocpp.NotSupported, "the simulator does not support %s", action)
+}
+
+// display takes the central system's California Pricing messages, as a
+// charger with a display of costs would, and counts them; their text is
+// not kept, as nobody looks at a simulated screen. Other vendors' data is
+// not understood.
+func (c *charger) display(req *ocpp.DataTransferReq) *ocpp.DataTransferConf {
+	if req.VendorId != ocpp.CostMsgVendorID {
+		return &ocpp.DataTransferConf{Status: ocpp.DataTransferUnknownVendorId}
+	}
+	switch req.MessageId {
+	case ocpp.CostMsgSetUserPrice, ocpp.CostMsgRunningCost, ocpp.CostMsgFinalCost:
+	default:
+		return &ocpp.DataTransferConf{Status: ocpp.DataTransferUnknownMessageId}
+	}
+	if !json.Valid([]byte(req.Data)) {
+		return &ocpp.DataTransferConf{Status: ocpp.DataTransferRejected}
+	}
+	c.f.st.costMessages.Add(1)
+	return &ocpp.DataTransferConf{Status: ocpp.DataTransferAccepted}
 }
 
 func (c *charger) trigger(req *ocpp.TriggerMessageReq) (any, func(), *ocpp.CallError) {

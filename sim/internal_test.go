@@ -102,6 +102,8 @@ func TestAnswersAreSchemaValid(t *testing.T) {
 		{ocpp.ActionRemoteStopTransaction, ocpp.RemoteStopTransactionReq{TransactionId: 7}},
 		{ocpp.ActionUnlockConnector, ocpp.UnlockConnectorReq{ConnectorId: 1}},
 		{ocpp.ActionReset, ocpp.ResetReq{Type: ocpp.ResetSoft}},
+		{ocpp.ActionDataTransfer, ocpp.DataTransferReq{VendorId: ocpp.CostMsgVendorID, MessageId: ocpp.CostMsgRunningCost, Data: `{"transactionId":7,"cost":1.23}`}},
+		{ocpp.ActionDataTransfer, ocpp.DataTransferReq{VendorId: "com.example", MessageId: "Hello"}},
 	}
 	for _, call := range calls {
 		p, _ := json.Marshal(call.req)
@@ -120,6 +122,24 @@ func TestAnswersAreSchemaValid(t *testing.T) {
 	}
 	if c.meterInterval != time.Minute {
 		t.Errorf("MeterValueSampleInterval not honoured: %v", c.meterInterval)
+	}
+	if n := f.st.costMessages.Load(); n != 1 {
+		t.Errorf("%d cost messages counted, want the one California Pricing message", n)
+	}
+	for _, tc := range []struct {
+		req  ocpp.DataTransferReq
+		want ocpp.DataTransferStatus
+	}{
+		{ocpp.DataTransferReq{VendorId: ocpp.CostMsgVendorID, MessageId: ocpp.CostMsgFinalCost, Data: `{"transactionId":7,"cost":1.23,"priceText":"x"}`}, ocpp.DataTransferAccepted},
+		{ocpp.DataTransferReq{VendorId: ocpp.CostMsgVendorID, MessageId: "SetDisplay"}, ocpp.DataTransferUnknownMessageId},
+		{ocpp.DataTransferReq{VendorId: ocpp.CostMsgVendorID, MessageId: ocpp.CostMsgSetUserPrice, Data: "not json"}, ocpp.DataTransferRejected},
+		{ocpp.DataTransferReq{VendorId: "com.example"}, ocpp.DataTransferUnknownVendorId},
+	} {
+		p, _ := json.Marshal(tc.req)
+		conf, _, cerr := c.handle(ocpp.ActionDataTransfer, p)
+		if got, ok := conf.(*ocpp.DataTransferConf); cerr != nil || !ok || got.Status != tc.want {
+			t.Errorf("DataTransfer %s: %+v, %v; want %s", p, conf, cerr, tc.want)
+		}
 	}
 	if _, _, cerr := c.handle("ClearCache", []byte("{}")); cerr == nil || cerr.Code != ocpp.NotSupported {
 		t.Errorf("ClearCache: %v, want NotSupported", cerr)

@@ -45,6 +45,12 @@ type Provision struct {
 	// WalletTopUp is what each wallet is topped up to, in minor units;
 	// default 1,000,000 (10,000.00).
 	WalletTopUp int64
+	// CostDisplay flags every station for the charger display
+	// (cost_display), so that the central system sends the simulated
+	// chargers the driver's price and costs, which they count. Off, the
+	// stations are left as they are: the messages add CALLs to a load
+	// test.
+	CostDisplay bool
 }
 
 // PayByModes are the values Provision.PayBy takes.
@@ -105,7 +111,7 @@ func (p Provision) Run(ctx context.Context, cfg Config) error {
 	err = parallel(ctx, p.Concurrency, cfg.Chargers, func(i int) error {
 		defer done.Add(1)
 		st := StationFor(cfg.Seed, i, cfg.Prefix, cfg.DCShare)
-		return a.ensureStation(ctx, p.SiteID, st, existing[st.ChargePointID], cfg.Password)
+		return a.ensureStation(ctx, p.SiteID, st, existing[st.ChargePointID], cfg.Password, p.CostDisplay)
 	})
 	stopProgress()
 	if err != nil {
@@ -414,14 +420,18 @@ func (a *apiClient) stations(ctx context.Context) (map[string]string, error) {
 }
 
 // ensureStation creates the station (if id is empty) and its connector,
-// corrects a connector whose power differs from the simulation's, and
-// sets the password.
-func (a *apiClient) ensureStation(ctx context.Context, siteID string, st Station, id, password string) error {
+// corrects a connector whose power differs from the simulation's, sets the
+// password, and flags the station for the charger display when display is
+// set.
+func (a *apiClient) ensureStation(ctx context.Context, siteID string, st Station, id, password string, display bool) error {
 	fresh := id == ""
 	if fresh {
 		var out apiStation
-		status, err := a.do(ctx, http.MethodPost, "/stations", map[string]any{"site_id": siteID, "charge_point_id": st.ChargePointID,
-			"vendor": "evbill-sim", "model": st.Model}, &out, http.StatusConflict)
+		body := map[string]any{"site_id": siteID, "charge_point_id": st.ChargePointID, "vendor": "evbill-sim", "model": st.Model}
+		if display {
+			body["cost_display"] = true
+		}
+		status, err := a.do(ctx, http.MethodPost, "/stations", body, &out, http.StatusConflict)
 		if err != nil {
 			return err
 		}
@@ -437,6 +447,11 @@ func (a *apiClient) ensureStation(ctx context.Context, siteID string, st Station
 			fresh = false
 		} else {
 			id = out.ID
+		}
+	}
+	if !fresh && display {
+		if _, err := a.do(ctx, http.MethodPatch, "/stations/"+url.PathEscape(id), map[string]any{"cost_display": true}, nil); err != nil {
+			return err
 		}
 	}
 	want := map[string]any{"connector_number": 1, "standard": st.Standard(), "power_type": st.PowerType(),

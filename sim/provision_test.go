@@ -80,6 +80,9 @@ func TestProvisionThroughAPI(t *testing.T) {
 		Tokens: []string{"T-1", "T-2"}, SamplesPerSession: 2, Duration: 2 * time.Second}
 	prov := sim.Provision{APIURL: apiURL, APIKey: secret}
 	must(prov.Run(ctx, cfg))
+	// The second provisioning flags the existing stations for the
+	// charger display.
+	prov.CostDisplay = true
 	// Someone changed a connector's power: the next provisioning puts the
 	// simulated one back.
 	stations, err := st.ListStations(ctx, tenant.ID, evbill.Page{Limit: 100})
@@ -115,6 +118,9 @@ func TestProvisionThroughAPI(t *testing.T) {
 		if len(conns) != 1 || conns[0].MaxPowerKW != spec.MaxPowerKW() || conns[0].PowerType != spec.PowerType() {
 			t.Errorf("station %s: connectors %+v, want one of %s kW %s", s.ChargePointID, conns, spec.MaxPowerKW(), spec.PowerType())
 		}
+		if !s.CostDisplay {
+			t.Errorf("station %s is not flagged for the charger display", s.ChargePointID)
+		}
 	}
 	for _, uid := range cfg.Tokens {
 		if _, err := st.TokenByUID(ctx, tenant.ID, uid); err != nil {
@@ -126,6 +132,9 @@ func TestProvisionThroughAPI(t *testing.T) {
 	must(err)
 	if sum.ConnectFailures != 0 || sum.MaxConnected != n || sum.SessionsEnded == 0 || sum.CallErrors != 0 {
 		t.Fatalf("summary: %+v", sum)
+	}
+	if sum.CostMessages == 0 {
+		t.Errorf("the flagged stations' displays took no cost messages: %+v", sum)
 	}
 	sessions, err := st.ListSessions(ctx, tenant.ID, evbill.Page{Limit: 1})
 	must(err)

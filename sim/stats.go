@@ -113,6 +113,7 @@ type stats struct {
 	offline       atomic.Int64
 	reboots       atomic.Int64
 	serverCalls   atomic.Int64
+	costMessages  atomic.Int64
 	lastConnError atomic.Pointer[string]
 
 	all      histogram
@@ -175,6 +176,7 @@ type Summary struct {
 	OfflineStretches  int64              `json:"offline_stretches"`
 	Reboots           int64              `json:"reboots"`
 	ServerCalls       int64              `json:"server_calls_answered"`
+	CostMessages      int64              `json:"cost_messages"`
 	Goroutines        int                `json:"goroutines"`        // at the end, before disconnecting
 	HeapBytes         uint64             `json:"heap_bytes"`        // in use at the end, before disconnecting
 	StackBytes        uint64             `json:"stack_bytes"`       // goroutine stacks, idem
@@ -200,6 +202,7 @@ func (s *stats) summary(chargers int, now time.Time) *Summary {
 		ConnectFailures: s.connFailures.Load(), Disconnects: s.disconnects.Load(),
 		Duplicates: s.duplicates.Load(), DuplicateMismatch: s.dupMismatch.Load(),
 		OfflineStretches: s.offline.Load(), Reboots: s.reboots.Load(), ServerCalls: s.serverCalls.Load(),
+		CostMessages: s.costMessages.Load(),
 	}
 	sum.Latency.CallErrors = sum.CallErrors
 	if p := s.lastConnError.Load(); p != nil {
@@ -218,10 +221,16 @@ func (s *stats) summary(chargers int, now time.Time) *Summary {
 // progress is the one-line status printed every few seconds.
 func (s *stats) progress(w io.Writer, chargers int, now time.Time, lastSent int64, every time.Duration) int64 {
 	sent := s.sent.Load()
-	fmt.Fprintf(w, "sim %6.0fs  connected %d/%d  sessions %d started %d ended  msgs %d (%.0f/s)  p50 %.1fms p99 %.1fms  errors %d timeouts %d connfail %d\n",
+	// The charger display's count shows only once there is one: a load
+	// test without it keeps its line as it was.
+	display := ""
+	if n := s.costMessages.Load(); n > 0 {
+		display = fmt.Sprintf("  display %d", n)
+	}
+	fmt.Fprintf(w, "sim %6.0fs  connected %d/%d  sessions %d started %d ended  msgs %d (%.0f/s)  p50 %.1fms p99 %.1fms  errors %d timeouts %d connfail %d%s\n",
 		now.Sub(s.start).Seconds(), s.connected.Load(), chargers, s.started.Load(), s.ended.Load(),
 		sent, float64(sent-lastSent)/every.Seconds(), ms(s.all.quantile(0.5)), ms(s.all.quantile(0.99)),
-		s.callErrors.Load(), s.timeouts.Load(), s.connFailures.Load())
+		s.callErrors.Load(), s.timeouts.Load(), s.connFailures.Load(), display)
 	return sent
 }
 
@@ -253,6 +262,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 	f("chaos              %d offline stretches, %d reboots, %d duplicates sent (%d answered with another transaction id)\n",
 		s.OfflineStretches, s.Reboots, s.Duplicates, s.DuplicateMismatch)
 	f("server CALLs       %d answered\n", s.ServerCalls)
+	f("charger display    %d cost messages (price at Authorize, running and final cost)\n", s.CostMessages)
 	f("simulator          %d goroutines, %.1f MiB heap, %.1f MiB stacks", s.Goroutines, float64(s.HeapBytes)/(1<<20), float64(s.StackBytes)/(1<<20))
 	if s.BytesPerCharger > 0 {
 		f(" (%.1f KiB per connected charger)", float64(s.BytesPerCharger)/1024)

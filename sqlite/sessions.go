@@ -160,7 +160,7 @@ func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionW
 			// the write's own (I/O, a full disk) may have ended the
 			// transaction, and fails the batch. PostgreSQL's store does
 			// the same.
-			fill, err := addSamples(ctx, q, w.Samples)
+			fill, err := addSamples(ctx, q, w.Samples, now)
 			if err != nil && evbill.ErrorCode(err) == evbill.EINTERNAL {
 				return err
 			}
@@ -301,8 +301,13 @@ func sessionGone(ctx context.Context, q *db.Queries, tenantID, id string) error 
 	return fmt.Errorf("sqlite: session %q is %s but could not be changed", id, state)
 }
 
-func addSamples(ctx context.Context, q *db.Queries, sw *evbill.SampleWrite) (fill func(), err error) {
+func addSamples(ctx context.Context, q *db.Queries, sw *evbill.SampleWrite, now time.Time) (fill func(), err error) {
 	inserted := int64(0)
+	if len(sw.Signed) > 0 {
+		if inserted, err = addSignedValues(ctx, q, sw, now); err != nil {
+			return nil, err
+		}
+	}
 	for _, m := range sw.Samples {
 		n, err := q.InsertSample(ctx, db.InsertSampleParams{
 			TenantID: sw.TenantID, SessionID: sw.SessionID, Time: normalize(m.Time).UnixMicro(),
@@ -316,8 +321,8 @@ func addSamples(ctx context.Context, q *db.Queries, sw *evbill.SampleWrite) (fil
 	if inserted > 0 {
 		return noFill, nil
 	}
-	// Nothing went in: every reading was a retransmission, or the session
-	// is missing or ended.
+	// Nothing went in: every reading and signed value was a
+	// retransmission, or the session is missing or ended.
 	state, err := q.SessionState(ctx, db.SessionStateParams{TenantID: sw.TenantID, ID: sw.SessionID})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("session", sw.SessionID)

@@ -37,6 +37,7 @@ func TestStore(t *testing.T) {
 // SQLite file per test.
 func TestSessionStore(t *testing.T) {
 	storetest.RunSessions(t, func(t *testing.T) storetest.FullStore { return open(t) })
+	storetest.RunSignedValues(t, func(t *testing.T) storetest.FullStore { return open(t) })
 }
 
 // TestSessionFlags runs the conformance suite of session flags against
@@ -233,4 +234,16 @@ func BenchmarkTrialBalance(b *testing.B) {
 // SQLite file per test.
 func TestPaymentStore(t *testing.T) {
 	storetest.RunPayments(t, func(t *testing.T) storetest.PaymentFullStore { return open(t) })
+}
+
+// TestReceiptEmailStore runs the receipt email conformance suite against
+// a fresh SQLite file per test.
+func TestReceiptEmailStore(t *testing.T) {
+	storetest.RunReceiptEmails(t, func(t *testing.T) storetest.ReceiptEmailFullStore { return open(t) })
+}
+
+// TestWebhookStore runs the webhook conformance suite against a fresh
+// SQLite file per test.
+func TestWebhookStore(t *testing.T) {
+	storetest.RunWebhooks(t, func(t *testing.T) storetest.WebhookFullStore { return open(t) })
 }

@@ -312,9 +312,18 @@ func (s *Store) UpdateSite(ctx context.Context, st *evbill.Site) error {
 func station(r db.StationRow) evbill.Station {
 	return evbill.Station{
 		ID: r.ID, TenantID: r.TenantID, SiteID: r.SiteID, ChargePointID: r.ChargePointID,
-		Vendor: r.Vendor, Model: r.Model, HasPassword: r.HasPassword,
+		Vendor: r.Vendor, Model: r.Model, CostDisplay: r.CostDisplay != 0, MeterPublicKey: r.MeterPublicKey, HasPassword: r.HasPassword,
 		CreatedAt: fromMicros(r.CreatedAt), UpdatedAt: fromMicros(r.UpdatedAt),
 	}
+}
+
+// sqliteBool is a boolean as the schema keeps it: SQLite has none, and the
+// column's CHECK takes only 0 and 1.
+func sqliteBool(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func stationUniques(chargePointID string) []unique {
@@ -333,7 +342,7 @@ func (s *Store) CreateStation(ctx context.Context, st *evbill.Station) error {
 	st.HasPassword = false
 	err := s.w.CreateStation(ctx, db.CreateStationParams{
 		TenantID: st.TenantID, ID: st.ID, SiteID: st.SiteID, ChargePointID: st.ChargePointID,
-		Vendor: st.Vendor, Model: st.Model,
+		Vendor: st.Vendor, Model: st.Model, CostDisplay: sqliteBool(st.CostDisplay), MeterPublicKey: st.MeterPublicKey,
 		CreatedAt: st.CreatedAt.UnixMicro(), UpdatedAt: st.UpdatedAt.UnixMicro(),
 	})
 	return writeErr(ctx, s.w, "create station", err, stationUniques(st.ChargePointID),
@@ -381,7 +390,7 @@ func (s *Store) UpdateStation(ctx context.Context, st *evbill.Station) error {
 	}
 	r, err := s.w.UpdateStation(ctx, db.UpdateStationParams{
 		SiteID: st.SiteID, ChargePointID: st.ChargePointID, Vendor: st.Vendor, Model: st.Model,
-		UpdatedAt: now().UnixMicro(), TenantID: st.TenantID, ID: st.ID,
+		CostDisplay: sqliteBool(st.CostDisplay), MeterPublicKey: st.MeterPublicKey, UpdatedAt: now().UnixMicro(), TenantID: st.TenantID, ID: st.ID,
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return notFound("station", st.ID)
@@ -392,7 +401,7 @@ func (s *Store) UpdateStation(ctx context.Context, st *evbill.Station) error {
 	}
 	*st = station(db.StationRow{
 		TenantID: r.TenantID, ID: r.ID, SiteID: r.SiteID, ChargePointID: r.ChargePointID,
-		Vendor: r.Vendor, Model: r.Model, HasPassword: r.PasswordHash != nil,
+		Vendor: r.Vendor, Model: r.Model, CostDisplay: r.CostDisplay, MeterPublicKey: r.MeterPublicKey, HasPassword: r.PasswordHash != nil,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	})
 	return nil

@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) evbill.Store) {
 		{"Stations", testStations},
 		{"StationsAcrossTenants", testStationsAcrossTenants},
 		{"StationPassword", testStationPassword},
+		{"StationCostDisplay", testStationCostDisplay},
 		{"Connectors", testConnectors},
 		{"Tariffs", testTariffs},
 		{"ConcurrentTariffVersions", testConcurrentTariffVersions},

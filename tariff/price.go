@@ -100,6 +100,34 @@ func (c Cost) IsZero() bool { return c.exclX.IsZero() && c.inclX.IsZero() }
 // Cmp compares the costs excluding VAT.
 func (c Cost) Cmp(d Cost) int { return c.exclX.Cmp(d.exclX) }
 
+// Add returns c + d exactly, so that a receipt can total lines by VAT rate
+// without rounding them first; money.ErrPrecision when the sum does not fit.
+func (c Cost) Add(d Cost) (Cost, error) {
+	excl, err := c.exclX.Add(d.exclX)
+	if err != nil {
+		return Cost{}, err
+	}
+	incl, err := c.inclX.Add(d.inclX)
+	if err != nil {
+		return Cost{}, err
+	}
+	return Cost{exclX: excl, inclX: incl}, nil
+}
+
+// Sub returns c − d exactly: for example what min_price or max_price added
+// to or took from the sum of the lines (Total − Subtotal).
+func (c Cost) Sub(d Cost) (Cost, error) {
+	excl, err := c.exclX.Sub(d.exclX)
+	if err != nil {
+		return Cost{}, err
+	}
+	incl, err := c.inclX.Sub(d.inclX)
+	if err != nil {
+		return Cost{}, err
+	}
+	return Cost{exclX: excl, inclX: incl}, nil
+}
+
 // Line is one priced quantity: one dimension of one charging period under
 // one price component. It is the explanation a receipt prints.
 type Line struct {

@@ -100,6 +100,11 @@ type chrome struct {
 	Title    string
 	TestMode bool
 	Refresh  int // seconds until the page reloads itself; 0 never
+	// Script is the path of the page's embedded script, if it has one.
+	Script string
+	// NoscriptRefresh reloads the page every so many seconds in a
+	// browser that runs no script; 0 never.
+	NoscriptRefresh int
 }
 
 // payPage is the pay form with what the guest agrees to.

@@ -19,6 +19,8 @@ type sessionPage struct {
 	Site     evbill.Site
 	Session  *liveView
 	Payment  []row
+	// LiveURL is the session's live page, which stays its receipt.
+	LiveURL string
 }
 
 // liveView is the session's figures, from the engine that bills it.
@@ -76,6 +78,7 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page.Session = h.liveView(r, live)
+	page.LiveURL = h.LivePath(p.TenantID, p.SessionID)
 	ended := live.Session.State == evbill.SessionEnded
 	switch {
 	case !ended && live.Session.State == evbill.SessionParking:

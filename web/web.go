@@ -1,13 +1,17 @@
-// Package web serves evbill's public pages. So far the ad-hoc "scan and
-// charge" pay page: a QR code on a charger leads to
+// Package web serves evbill's public pages. The ad-hoc "scan and charge"
+// pay page: a QR code on a charger leads to
 // /pay/{chargePointID}/{connector}, where a guest sees the tariff in force
 // and the hold, gives a card, and the charger is started for them; the
-// page then follows the session to its final price.
+// page then follows the session to its final price. And every session's
+// live page, /s/{token}, which a driver follows on a phone and which
+// becomes the session's receipt when it ends.
 //
 // The pages are server-rendered HTML (html/template, embedded) with plain
-// CSS and no JavaScript, so they work on any phone and load nothing from
-// elsewhere. There is no login: the guest's capability is the unguessable
-// ID of their payment in the URL of the session page.
+// CSS, so they work on any phone and load nothing from elsewhere. Only
+// the live page has a script, a few embedded lines that put the figures
+// of its event stream in place; without it the page reloads itself.
+// There is no login: the capability is in the URL, the unguessable ID
+// of the guest's payment or the live page's signed token.
 package web
 
 import (
@@ -19,6 +23,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/evbill/evbill"
@@ -30,6 +35,7 @@ import (
 // Stores is what the pages need of the database.
 type Stores interface {
 	evbill.Store
+	evbill.SessionStore
 	evbill.PaymentStore
 }
 
@@ -55,16 +61,18 @@ type Config struct {
 	Chargers Chargers          // the central system, which starts chargers
 	Resolver *pricing.Resolver // the tariff in force; nil: a resolver of its own
 	// Gateway is the gateway that takes guests' cards: GatewaySandbox or
-	// GatewayStripe. The payment worker must run with it.
+	// GatewayStripe. The payment worker must run with it. "" turns the
+	// pay page off; the live pages are served without it.
 	Gateway string
 	// CardHold is the hold placed on a guest's card, in minor units of the
 	// tariff's currency, for a tenant without a card hold of its own
 	// (evbill.TenantPayments); charging.DefaultCardHold when zero. It is
 	// the charging service's CardHold, so a guest is held as a driver is.
 	CardHold int64
-	// Secret signs the pay form and derives guests' idTags. Instances
-	// behind one address need the same one; nil makes a random one, and
-	// a form shown before a restart must then be sent again.
+	// Secret signs the pay form and the live pages' links, and derives
+	// guests' idTags. Instances behind one address need the same one;
+	// nil makes a random one, and a form shown or a live link given
+	// before a restart then no longer works.
 	Secret []byte
 	// HoldWait bounds how long a payment waits for the worker to place
 	// the hold; 10 s when zero.
@@ -77,7 +85,7 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Handler serves the pages under /pay/.
+// Handler serves the pages under /pay/ and /s/.
 type Handler struct {
 	cfg   Config
 	next  http.Handler
@@ -90,12 +98,13 @@ var templateFiles embed.FS
 //go:embed assets
 var assets embed.FS
 
-// New returns the pages' handler. It answers /pay/… only; mount it there.
+// New returns the pages' handler. It answers /pay/… and /s/… only; mount
+// it at both.
 func New(cfg Config) (*Handler, error) {
 	if cfg.Store == nil || cfg.Charging == nil || cfg.Chargers == nil {
 		return nil, evbill.Errorf(evbill.EINVALID, "web: the store, the charging service and the chargers are required")
 	}
-	if cfg.Gateway != GatewaySandbox && cfg.Gateway != GatewayStripe {
+	if cfg.Gateway != "" && cfg.Gateway != GatewaySandbox && cfg.Gateway != GatewayStripe {
 		return nil, evbill.Errorf(evbill.EINVALID, "web: the pay page takes cards through %q or %q, not %q", GatewaySandbox, GatewayStripe, cfg.Gateway)
 	}
 	if cfg.Resolver == nil {
@@ -123,7 +132,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg.Now = time.Now
 	}
 	h := &Handler{cfg: cfg, pages: map[string]*template.Template{}}
-	for _, name := range []string{"pay", "session", "message"} {
+	for _, name := range []string{"pay", "session", "message", "live"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -139,9 +148,13 @@ func New(cfg Config) (*Handler, error) {
 	// charger's pay page: a charger called "assets" or "sessions" is not
 	// reachable here.
 	mux.Handle("GET /pay/assets/{file}", http.StripPrefix("/pay/assets/", http.FileServerFS(static)))
-	mux.HandleFunc("GET /pay/sessions/{payment}", h.session)
-	mux.HandleFunc("GET /pay/{station}/{connector}", h.form)
-	mux.HandleFunc("POST /pay/{station}/{connector}", h.pay)
+	if cfg.Gateway != "" {
+		mux.HandleFunc("GET /pay/sessions/{payment}", h.session)
+		mux.HandleFunc("GET /pay/{station}/{connector}", h.form)
+		mux.HandleFunc("POST /pay/{station}/{connector}", h.pay)
+	}
+	mux.HandleFunc("GET /s/{token}", h.live)
+	mux.HandleFunc("GET /s/{token}/events", h.liveEvents)
 	// A form posted from another site is refused before it is read (the
 	// browser's Sec-Fetch-Site or Origin says so); the signed form token
 	// covers browsers that send neither.
@@ -150,13 +163,18 @@ func New(cfg Config) (*Handler, error) {
 }
 
 // ServeHTTP serves a page with the headers every page needs: nothing is
-// loaded from elsewhere, nothing runs, no page is framed, and the URL of a
-// session page (a capability) never leaves in a Referer.
+// loaded from elsewhere, no page is framed, and the URL of a session page
+// (a capability) never leaves in a Referer. Nothing runs but the live
+// page's own script, which may only open its event stream.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	// With Stripe Elements in production, script-src, frame-src and
 	// connect-src would name js.stripe.com and api.stripe.com.
-	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	csp := "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	if strings.HasPrefix(r.URL.Path, "/s/") {
+		csp = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+	}
+	hd.Set("Content-Security-Policy", csp)
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("X-Frame-Options", "DENY")

@@ -43,6 +43,7 @@ type world struct {
 	station evbill.Station
 	base    string // http://host:port
 	client  *http.Client
+	pages   *web.Handler
 	// ahead moves the payment worker's clock forward, as time passing.
 	ahead atomic.Int64
 }
@@ -102,9 +103,11 @@ func newWorld(t *testing.T, st storetest.PaymentFullStore, options ...func(*web.
 	}
 	pages, err := web.New(cfg)
 	must(err)
+	w.pages = pages
 	mux := http.NewServeMux()
 	mux.Handle("/ocpp/", central)
 	mux.Handle("/pay/", pages)
+	mux.Handle("/s/", pages)
 	hs := httptest.NewServer(mux)
 	worker := &payment.Worker{Store: st, Gateways: map[string]evbill.Gateway{"sandbox": w.sbx}, Log: log,
 		Now: func() time.Time { return time.Now().Add(time.Duration(w.ahead.Load())) }}
@@ -401,7 +404,8 @@ func TestPayPage(t *testing.T) {
 			`{"value":"7000","measurand":"Energy.Active.Import.Register","unit":"Wh"},{"value":"11000","measurand":"Power.Active.Import","unit":"W"}]}]}`,
 			tx, start.Add(30*time.Minute).Format(time.RFC3339)))
 		_, body = w.get(loc)
-		contains(t, "the session page while charging", body, "<h1>Charging</h1>", "CP-1, connector 1", "7.00 kWh", "11.0 kW", "30 min", "Cost so far", "EUR ", "Rate now")
+		contains(t, "the session page while charging", body, "<h1>Charging</h1>", "CP-1, connector 1", "7.00 kWh", "11.0 kW", "30 min", "Cost so far", "EUR ", "Rate now",
+			`<a href="`+w.pages.LivePath(w.tenant.ID, sess.ID)+`">Follow this session live</a>`)
 
 		ch.call("StopTransaction", fmt.Sprintf(`{"transactionId":%d,"meterStop":7000,"timestamp":%q,"reason":"EVDisconnected","idTag":%q}`,
 			tx, start.Add(40*time.Minute).Format(time.RFC3339), req.IdTag))

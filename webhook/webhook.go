@@ -14,6 +14,11 @@
 // secret while a secret is being rotated. Only the symmetric "v1" scheme is
 // implemented; "v1a" (ed25519) signatures are optional in the
 // specification and are ignored by Verify like any unknown version.
+//
+// Around that core, the Dispatcher turns the outbox's events into
+// deliveries, one per endpoint that wants the event, and the Worker sends
+// them, retrying on RetrySchedule; both keep their state in the store
+// (evbill.WebhookStore), so delivery is at least once across restarts.
 package webhook
 
 import (

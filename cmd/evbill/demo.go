@@ -247,7 +247,10 @@ func runDemoFleet(ctx context.Context, w demoWorld, addr string, chargers int, s
 		SessionGap: length / 4, SessionLength: length, Parking: length / 4,
 		ConnectRate: 50, Progress: stderr, ProgressEvery: 30 * time.Second,
 	}
-	p := sim.Provision{APIURL: "http://" + addr, APIKey: w.key, SiteID: w.siteID}
+	// The simulated chargers have displays: the demo shows evbill's
+	// price and cost messages reaching them ("display N" in the progress
+	// line).
+	p := sim.Provision{APIURL: "http://" + addr, APIKey: w.key, SiteID: w.siteID, CostDisplay: true}
 	if err := p.Run(ctx, cfg); err != nil {
 		if ctx.Err() == nil {
 			log.Error("demo: provisioning the simulated stations", "err", err)

@@ -124,6 +124,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ln.Close()
 		return evbill.Errorf(evbill.EINVALID, "EVBILL_PAY_SECRET must be at least 32 bytes")
 	}
+	// Receipt emails, when EVBILL_SMTP_HOST is set (cmd/evbill/mail.go).
+	mailCtx, stopMail := context.WithCancel(ctx)
+	defer stopMail()
+	if err := startMail(mailCtx, store, getenv, log); err != nil {
+		ln.Close()
+		return err
+	}
 	return serve(ctx, store, where, ln, log, gws, paySecret, nil)
 }
 
@@ -150,11 +157,11 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
 	return nil
 }
 
-// serve runs the API, the OCPP central system and the pay page on ln
-// until ctx ends, then shuts down gracefully. paySecret signs the pay
-// page's forms (nil: a random one, for one instance). ready, when set, is
-// called once the server accepts connections (the demo starts its
-// chargers then).
+// serve runs the API, the OCPP central system, the pay page and the
+// live pages on ln until ctx ends, then shuts down gracefully. paySecret
+// signs the pay page's forms and the live pages' links (nil: a random
+// one, for one instance). ready, when set, is called once the server
+// accepts connections (the demo starts its chargers then).
 func serve(ctx context.Context, store migrator, where string, ln net.Listener, log *slog.Logger, gws map[string]evbill.Gateway, paySecret []byte, ready func()) error {
 	// One resolver for the API, the chargers and the pay page, so an
 	// operator's change to a tariff reaches the next StartTransaction and
@@ -177,6 +184,10 @@ func serve(ctx context.Context, store migrator, where string, ln net.Listener, l
 	}
 	pay := &payment.Worker{Store: store, Gateways: gws, Log: log, Metrics: payMetrics}
 	go pay.Run(sweepCtx, time.Second)
+	if err := startWebhooks(sweepCtx, store, reg, log); err != nil { // cmd/evbill/webhooks.go
+		ln.Close()
+		return err
+	}
 	names := make([]string, 0, len(gws))
 	for n := range gws {
 		names = append(names, n)
@@ -192,8 +203,24 @@ func serve(ctx context.Context, store migrator, where string, ln net.Listener, l
 			cardSetup[name] = cs
 		}
 	}
+	// The public pages: the pay page ("scan and charge"), whose guests'
+	// cards go through Stripe when it is configured, otherwise through the
+	// sandbox (the page then says TEST MODE), and every session's live
+	// page, which the API links to.
+	gw := payGateway(gws)
+	pages, err := web.New(web.Config{Store: store, Charging: charge, Chargers: central, Resolver: resolver,
+		Gateway: gw, CardHold: cardHold, Secret: paySecret, Logger: log})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if gw != "" {
+		log.Info("pay page", "path", "/pay/{chargePointID}/{connector}", "gateway", gw)
+	} else {
+		log.Warn("no payment gateway: the pay page is off")
+	}
 	handler, err := api.New(api.Config{Store: store, Charging: charge, Chargers: central, CardSetup: cardSetup,
-		Resolver: resolver, Logger: log, Version: version, Registry: reg})
+		LivePath: pages.LivePath, Resolver: resolver, Logger: log, Version: version, Registry: reg})
 	if err != nil {
 		ln.Close()
 		return err
@@ -203,21 +230,8 @@ func serve(ctx context.Context, store migrator, where string, ln net.Listener, l
 	// Gateways' notifications: verified by each gateway's own signature,
 	// not by an API key.
 	mux.Handle("POST /webhooks/{gateway}", &payment.Webhooks{Store: store, Gateways: gws, Log: log})
-	// The public pay page ("scan and charge"): guests' cards go through
-	// Stripe when it is configured, otherwise through the sandbox, and
-	// the page then says TEST MODE.
-	if gw := payGateway(gws); gw != "" {
-		pages, err := web.New(web.Config{Store: store, Charging: charge, Chargers: central, Resolver: resolver,
-			Gateway: gw, CardHold: cardHold, Secret: paySecret, Logger: log})
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		mux.Handle("/pay/", pages)
-		log.Info("pay page", "path", "/pay/{chargePointID}/{connector}", "gateway", gw)
-	} else {
-		log.Warn("no payment gateway: the pay page is off")
-	}
+	mux.Handle("/pay/", pages)
+	mux.Handle("/s/", pages)
 	mux.Handle("/", handler)
 	srv := &http.Server{
 		Handler:           mux,
@@ -227,6 +241,9 @@ func serve(ctx context.Context, store migrator, where string, ln net.Listener, l
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Event streams last as long as their sessions: a shutdown ends them
+	// (browsers reconnect elsewhere) rather than waiting for them.
+	srv.RegisterOnShutdown(charge.EndSubscriptions)
 	log.Info("evbill listening", "addr", ln.Addr().String(), "store", where, "version", version)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -68,6 +68,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	fs.StringVar(&prov.APIKey, "api-key", getenv("EVBILL_API_KEY"), "operator API `key` (evb_…): create the stations and tokens first (env EVBILL_API_KEY)")
 	fs.StringVar(&prov.APIURL, "api-url", "", "operator API base `URL`; default: --url's host with http(s)")
 	fs.StringVar(&prov.SiteID, "site-id", "", "`site` for the stations; default: the site named Simulator, created if missing")
+	fs.BoolVar(&prov.CostDisplay, "cost-display", false, "with --api-key, flag the stations for the charger display: evbill sends them the price and costs (OCPP 1.6 California Pricing DataTransfers), which the simulated chargers take and count")
 	fs.StringVar(&prov.PayBy, "pay-by", "", "with --api-key, make each token a driver's who `pays` by card (sandbox test card), wallet (topped up by that card), account, or mixed (the three in turn)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -60,3 +60,13 @@ GROUP BY a.code, a.currency;
 INSERT INTO ledger_postings (tenant_id, entry_id, line, account_id, currency, amount)
 SELECT @tenant_id::text, @entry_id::text, unnest(@lines::integer[]), unnest(@account_ids::text[]),
        unnest(@currencies::text[]), unnest(@amounts::bigint[]);
+
+-- LockLedgerAccounts locks an entry's accounts in ID order before its
+-- postings go in: the balance trigger's UPDATE would lock them in
+-- whatever order its plan reads them, and two entries locking the same
+-- accounts in different orders deadlock.
+-- name: LockLedgerAccounts :many
+SELECT id FROM ledger_accounts
+WHERE tenant_id = @tenant_id::text AND id = ANY(@ids::text[])
+ORDER BY id
+FOR UPDATE;

@@ -1,21 +1,21 @@
 -- name: CreateStation :exec
-INSERT INTO stations (tenant_id, id, site_id, charge_point_id, vendor, model, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?);
+INSERT INTO stations (tenant_id, id, site_id, charge_point_id, vendor, model, cost_display, meter_public_key, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: Station :one
-SELECT tenant_id, id, site_id, charge_point_id, vendor, model, password_hash IS NOT NULL AS has_password, created_at, updated_at
+SELECT tenant_id, id, site_id, charge_point_id, vendor, model, cost_display, meter_public_key, password_hash IS NOT NULL AS has_password, created_at, updated_at
 FROM stations WHERE tenant_id = ? AND id = ?;
 
 -- name: StationByChargePointID :one
-SELECT tenant_id, id, site_id, charge_point_id, vendor, model, password_hash IS NOT NULL AS has_password, created_at, updated_at
+SELECT tenant_id, id, site_id, charge_point_id, vendor, model, cost_display, meter_public_key, password_hash IS NOT NULL AS has_password, created_at, updated_at
 FROM stations WHERE tenant_id = ? AND charge_point_id = ?;
 
 -- name: ListStations :many
-SELECT tenant_id, id, site_id, charge_point_id, vendor, model, password_hash IS NOT NULL AS has_password, created_at, updated_at
+SELECT tenant_id, id, site_id, charge_point_id, vendor, model, cost_display, meter_public_key, password_hash IS NOT NULL AS has_password, created_at, updated_at
 FROM stations WHERE tenant_id = @tenant_id AND id > @after ORDER BY id LIMIT @lim;
 
 -- name: UpdateStation :one
-UPDATE stations SET site_id = ?, charge_point_id = ?, vendor = ?, model = ?, updated_at = ?
+UPDATE stations SET site_id = ?, charge_point_id = ?, vendor = ?, model = ?, cost_display = ?, meter_public_key = ?, updated_at = ?
 WHERE tenant_id = ? AND id = ?
 RETURNING *;
 
@@ -34,5 +34,5 @@ SELECT count(*) FROM stations WHERE tenant_id = ? AND id = ?;
 -- StationsByChargePointID is, with APIKeyByHash, a lookup across tenants:
 -- an OCPP connection names only its charge point id.
 -- name: StationsByChargePointID :many
-SELECT tenant_id, id, site_id, charge_point_id, vendor, model, password_hash IS NOT NULL AS has_password, created_at, updated_at
+SELECT tenant_id, id, site_id, charge_point_id, vendor, model, cost_display, meter_public_key, password_hash IS NOT NULL AS has_password, created_at, updated_at
 FROM stations WHERE charge_point_id = @charge_point_id ORDER BY tenant_id, id LIMIT 16;

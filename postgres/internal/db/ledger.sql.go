@@ -388,6 +388,42 @@ func (q *Queries) ListLedgerEntriesOfAccount(ctx context.Context, arg ListLedger
 	return items, nil
 }
 
+const lockLedgerAccounts = `-- name: LockLedgerAccounts :many
+SELECT id FROM ledger_accounts
+WHERE tenant_id = $1::text AND id = ANY($2::text[])
+ORDER BY id
+FOR UPDATE
+`
+
+type LockLedgerAccountsParams struct {
+	TenantID string
+	Ids      []string
+}
+
+// LockLedgerAccounts locks an entry's accounts in ID order before its
+// postings go in: the balance trigger's UPDATE would lock them in
+// whatever order its plan reads them, and two entries locking the same
+// accounts in different orders deadlock.
+func (q *Queries) LockLedgerAccounts(ctx context.Context, arg LockLedgerAccountsParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, lockLedgerAccounts, arg.TenantID, arg.Ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const trialBalance = `-- name: TrialBalance :many
 SELECT currency, type,
     CAST(COALESCE(sum(balance) FILTER (WHERE balance > 0), 0) AS bigint) AS debits,

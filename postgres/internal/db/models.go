@@ -176,6 +176,28 @@ type PaymentChange struct {
 	At        time.Time
 }
 
+type ReceiptEmail struct {
+	TenantID      string
+	CdrID         string
+	SessionID     string
+	EventID       string
+	State         string
+	Attempts      int32
+	NextAttemptAt time.Time
+	LastError     string
+	Recipient     string
+	MessageID     string
+	SentAt        *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+type ReceiptEmailCursor struct {
+	Consumer  string
+	EventID   string
+	UpdatedAt time.Time
+}
+
 type Refund struct {
 	TenantID      string
 	ID            string
@@ -216,6 +238,17 @@ type Session struct {
 	UpdatedAt        time.Time
 }
 
+type SignedMeterValue struct {
+	TenantID  string
+	SessionID string
+	Position  *int64
+	Time      time.Time
+	Context   string
+	Raw       []byte
+	RawSha256 []byte
+	CreatedAt time.Time
+}
+
 type Site struct {
 	TenantID   string
 	ID         string
@@ -231,15 +264,17 @@ type Site struct {
 }
 
 type Station struct {
-	TenantID      string
-	ID            string
-	SiteID        string
-	ChargePointID string
-	Vendor        string
-	Model         string
-	PasswordHash  []byte
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	TenantID       string
+	ID             string
+	SiteID         string
+	ChargePointID  string
+	Vendor         string
+	Model          string
+	PasswordHash   []byte
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	MeterPublicKey string
+	CostDisplay    bool
 }
 
 type Tariff struct {
@@ -297,4 +332,53 @@ type Token struct {
 type TransactionCounter struct {
 	TenantID          string
 	NextTransactionID int64
+}
+
+type WebhookAttempt struct {
+	TenantID    string
+	DeliveryID  string
+	N           int32
+	AttemptedAt time.Time
+	StatusCode  int32
+	Error       string
+	DurationUs  int64
+	Response    string
+}
+
+type WebhookCursor struct {
+	Consumer  string
+	EventID   string
+	UpdatedAt time.Time
+}
+
+type WebhookDelivery struct {
+	TenantID       string
+	ID             string
+	EndpointID     string
+	EventID        string
+	EventType      string
+	Payload        []byte
+	EventCreatedAt time.Time
+	State          string
+	Attempts       int32
+	Failures       int32
+	NextAttemptAt  time.Time
+	LastStatus     int32
+	LastError      string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+type WebhookEndpoint struct {
+	TenantID                string
+	ID                      string
+	Url                     string
+	Description             string
+	EventTypes              string
+	Secret                  string
+	PreviousSecret          string
+	PreviousSecretExpiresAt *time.Time
+	Disabled                bool
+	CreatedAt               time.Time
+	UpdatedAt               time.Time
 }

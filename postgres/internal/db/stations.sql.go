@@ -11,19 +11,21 @@ import (
 )
 
 const createStation = `-- name: CreateStation :exec
-INSERT INTO stations (tenant_id, id, site_id, charge_point_id, vendor, model, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO stations (tenant_id, id, site_id, charge_point_id, vendor, model, cost_display, meter_public_key, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 `
 
 type CreateStationParams struct {
-	TenantID      string
-	ID            string
-	SiteID        string
-	ChargePointID string
-	Vendor        string
-	Model         string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	TenantID       string
+	ID             string
+	SiteID         string
+	ChargePointID  string
+	Vendor         string
+	Model          string
+	CostDisplay    bool
+	MeterPublicKey string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 func (q *Queries) CreateStation(ctx context.Context, arg CreateStationParams) error {
@@ -34,6 +36,8 @@ func (q *Queries) CreateStation(ctx context.Context, arg CreateStationParams) er
 		arg.ChargePointID,
 		arg.Vendor,
 		arg.Model,
+		arg.CostDisplay,
+		arg.MeterPublicKey,
 		arg.CreatedAt,
 		arg.UpdatedAt,
 	)
@@ -41,7 +45,7 @@ func (q *Queries) CreateStation(ctx context.Context, arg CreateStationParams) er
 }
 
 const listStations = `-- name: ListStations :many
-SELECT tenant_id, id, site_id, charge_point_id, vendor, model, (password_hash IS NOT NULL)::boolean AS has_password, created_at, updated_at
+SELECT tenant_id, id, site_id, charge_point_id, vendor, model, cost_display, meter_public_key, (password_hash IS NOT NULL)::boolean AS has_password, created_at, updated_at
 FROM stations WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3
 `
 
@@ -52,15 +56,17 @@ type ListStationsParams struct {
 }
 
 type ListStationsRow struct {
-	TenantID      string
-	ID            string
-	SiteID        string
-	ChargePointID string
-	Vendor        string
-	Model         string
-	HasPassword   bool
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	TenantID       string
+	ID             string
+	SiteID         string
+	ChargePointID  string
+	Vendor         string
+	Model          string
+	CostDisplay    bool
+	MeterPublicKey string
+	HasPassword    bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 func (q *Queries) ListStations(ctx context.Context, arg ListStationsParams) ([]ListStationsRow, error) {
@@ -79,6 +85,8 @@ func (q *Queries) ListStations(ctx context.Context, arg ListStationsParams) ([]L
 			&i.ChargePointID,
 			&i.Vendor,
 			&i.Model,
+			&i.CostDisplay,
+			&i.MeterPublicKey,
 			&i.HasPassword,
 			&i.CreatedAt,
 			&i.UpdatedAt,
@@ -118,7 +126,7 @@ func (q *Queries) SetStationPassword(ctx context.Context, arg SetStationPassword
 }
 
 const station = `-- name: Station :one
-SELECT tenant_id, id, site_id, charge_point_id, vendor, model, (password_hash IS NOT NULL)::boolean AS has_password, created_at, updated_at
+SELECT tenant_id, id, site_id, charge_point_id, vendor, model, cost_display, meter_public_key, (password_hash IS NOT NULL)::boolean AS has_password, created_at, updated_at
 FROM stations WHERE tenant_id = $1 AND id = $2
 `
 
@@ -128,15 +136,17 @@ type StationParams struct {
 }
 
 type StationRow struct {
-	TenantID      string
-	ID            string
-	SiteID        string
-	ChargePointID string
-	Vendor        string
-	Model         string
-	HasPassword   bool
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	TenantID       string
+	ID             string
+	SiteID         string
+	ChargePointID  string
+	Vendor         string
+	Model          string
+	CostDisplay    bool
+	MeterPublicKey string
+	HasPassword    bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 func (q *Queries) Station(ctx context.Context, arg StationParams) (StationRow, error) {
@@ -149,6 +159,8 @@ func (q *Queries) Station(ctx context.Context, arg StationParams) (StationRow, e
 		&i.ChargePointID,
 		&i.Vendor,
 		&i.Model,
+		&i.CostDisplay,
+		&i.MeterPublicKey,
 		&i.HasPassword,
 		&i.CreatedAt,
 		&i.UpdatedAt,
@@ -157,7 +169,7 @@ func (q *Queries) Station(ctx context.Context, arg StationParams) (StationRow, e
 }
 
 const stationByChargePointID = `-- name: StationByChargePointID :one
-SELECT tenant_id, id, site_id, charge_point_id, vendor, model, (password_hash IS NOT NULL)::boolean AS has_password, created_at, updated_at
+SELECT tenant_id, id, site_id, charge_point_id, vendor, model, cost_display, meter_public_key, (password_hash IS NOT NULL)::boolean AS has_password, created_at, updated_at
 FROM stations WHERE tenant_id = $1 AND charge_point_id = $2
 `
 
@@ -167,15 +179,17 @@ type StationByChargePointIDParams struct {
 }
 
 type StationByChargePointIDRow struct {
-	TenantID      string
-	ID            string
-	SiteID        string
-	ChargePointID string
-	Vendor        string
-	Model         string
-	HasPassword   bool
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	TenantID       string
+	ID             string
+	SiteID         string
+	ChargePointID  string
+	Vendor         string
+	Model          string
+	CostDisplay    bool
+	MeterPublicKey string
+	HasPassword    bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 func (q *Queries) StationByChargePointID(ctx context.Context, arg StationByChargePointIDParams) (StationByChargePointIDRow, error) {
@@ -188,6 +202,8 @@ func (q *Queries) StationByChargePointID(ctx context.Context, arg StationByCharg
 		&i.ChargePointID,
 		&i.Vendor,
 		&i.Model,
+		&i.CostDisplay,
+		&i.MeterPublicKey,
 		&i.HasPassword,
 		&i.CreatedAt,
 		&i.UpdatedAt,
@@ -228,20 +244,22 @@ func (q *Queries) StationSite(ctx context.Context, arg StationSiteParams) (strin
 }
 
 const stationsByChargePointID = `-- name: StationsByChargePointID :many
-SELECT tenant_id, id, site_id, charge_point_id, vendor, model, (password_hash IS NOT NULL)::boolean AS has_password, created_at, updated_at
+SELECT tenant_id, id, site_id, charge_point_id, vendor, model, cost_display, meter_public_key, (password_hash IS NOT NULL)::boolean AS has_password, created_at, updated_at
 FROM stations WHERE charge_point_id = $1 ORDER BY tenant_id, id LIMIT 16
 `
 
 type StationsByChargePointIDRow struct {
-	TenantID      string
-	ID            string
-	SiteID        string
-	ChargePointID string
-	Vendor        string
-	Model         string
-	HasPassword   bool
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	TenantID       string
+	ID             string
+	SiteID         string
+	ChargePointID  string
+	Vendor         string
+	Model          string
+	CostDisplay    bool
+	MeterPublicKey string
+	HasPassword    bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // StationsByChargePointID is, with APIKeyByHash, a lookup across tenants:
@@ -262,6 +280,8 @@ func (q *Queries) StationsByChargePointID(ctx context.Context, chargePointID str
 			&i.ChargePointID,
 			&i.Vendor,
 			&i.Model,
+			&i.CostDisplay,
+			&i.MeterPublicKey,
 			&i.HasPassword,
 			&i.CreatedAt,
 			&i.UpdatedAt,
@@ -277,19 +297,21 @@ func (q *Queries) StationsByChargePointID(ctx context.Context, chargePointID str
 }
 
 const updateStation = `-- name: UpdateStation :one
-UPDATE stations SET site_id = $1, charge_point_id = $2, vendor = $3, model = $4, updated_at = $5
-WHERE tenant_id = $6 AND id = $7
-RETURNING tenant_id, id, site_id, charge_point_id, vendor, model, password_hash, created_at, updated_at
+UPDATE stations SET site_id = $1, charge_point_id = $2, vendor = $3, model = $4, cost_display = $5, meter_public_key = $6, updated_at = $7
+WHERE tenant_id = $8 AND id = $9
+RETURNING tenant_id, id, site_id, charge_point_id, vendor, model, password_hash, created_at, updated_at, meter_public_key, cost_display
 `
 
 type UpdateStationParams struct {
-	SiteID        string
-	ChargePointID string
-	Vendor        string
-	Model         string
-	UpdatedAt     time.Time
-	TenantID      string
-	ID            string
+	SiteID         string
+	ChargePointID  string
+	Vendor         string
+	Model          string
+	CostDisplay    bool
+	MeterPublicKey string
+	UpdatedAt      time.Time
+	TenantID       string
+	ID             string
 }
 
 func (q *Queries) UpdateStation(ctx context.Context, arg UpdateStationParams) (Station, error) {
@@ -298,6 +320,8 @@ func (q *Queries) UpdateStation(ctx context.Context, arg UpdateStationParams) (S
 		arg.ChargePointID,
 		arg.Vendor,
 		arg.Model,
+		arg.CostDisplay,
+		arg.MeterPublicKey,
 		arg.UpdatedAt,
 		arg.TenantID,
 		arg.ID,
@@ -313,6 +337,8 @@ func (q *Queries) UpdateStation(ctx context.Context, arg UpdateStationParams) (S
 		&i.PasswordHash,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.MeterPublicKey,
+		&i.CostDisplay,
 	)
 	return i, err
 }

@@ -51,6 +51,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.claimAdHocPaymentStmt, err = db.PrepareContext(ctx, claimAdHocPayment); err != nil {
 		return nil, fmt.Errorf("error preparing query ClaimAdHocPayment: %w", err)
 	}
+	if q.claimReceiptEmailsStmt, err = db.PrepareContext(ctx, claimReceiptEmails); err != nil {
+		return nil, fmt.Errorf("error preparing query ClaimReceiptEmails: %w", err)
+	}
+	if q.claimWebhookDeliveriesStmt, err = db.PrepareContext(ctx, claimWebhookDeliveries); err != nil {
+		return nil, fmt.Errorf("error preparing query ClaimWebhookDeliveries: %w", err)
+	}
 	if q.completeIdempotentResponseStmt, err = db.PrepareContext(ctx, completeIdempotentResponse); err != nil {
 		return nil, fmt.Errorf("error preparing query CompleteIdempotentResponse: %w", err)
 	}
@@ -99,6 +105,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteAssignmentStmt, err = db.PrepareContext(ctx, deleteAssignment); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteAssignment: %w", err)
 	}
+	if q.deleteWebhookEndpointStmt, err = db.PrepareContext(ctx, deleteWebhookEndpoint); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteWebhookEndpoint: %w", err)
+	}
 	if q.driverStmt, err = db.PrepareContext(ctx, driver); err != nil {
 		return nil, fmt.Errorf("error preparing query Driver: %w", err)
 	}
@@ -116,6 +125,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.dueRefundsStmt, err = db.PrepareContext(ctx, dueRefunds); err != nil {
 		return nil, fmt.Errorf("error preparing query DueRefunds: %w", err)
+	}
+	if q.enabledWebhookEndpointsStmt, err = db.PrepareContext(ctx, enabledWebhookEndpoints); err != nil {
+		return nil, fmt.Errorf("error preparing query EnabledWebhookEndpoints: %w", err)
 	}
 	if q.endSessionStmt, err = db.PrepareContext(ctx, endSession); err != nil {
 		return nil, fmt.Errorf("error preparing query EndSession: %w", err)
@@ -159,6 +171,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertPaymentChangeStmt, err = db.PrepareContext(ctx, insertPaymentChange); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertPaymentChange: %w", err)
 	}
+	if q.insertReceiptEmailStmt, err = db.PrepareContext(ctx, insertReceiptEmail); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertReceiptEmail: %w", err)
+	}
+	if q.insertReceiptEmailCursorStmt, err = db.PrepareContext(ctx, insertReceiptEmailCursor); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertReceiptEmailCursor: %w", err)
+	}
 	if q.insertRefundStmt, err = db.PrepareContext(ctx, insertRefund); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertRefund: %w", err)
 	}
@@ -168,8 +186,23 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertSessionStmt, err = db.PrepareContext(ctx, insertSession); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertSession: %w", err)
 	}
+	if q.insertSignedValueStmt, err = db.PrepareContext(ctx, insertSignedValue); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertSignedValue: %w", err)
+	}
 	if q.insertTariffVersionStmt, err = db.PrepareContext(ctx, insertTariffVersion); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertTariffVersion: %w", err)
+	}
+	if q.insertWebhookAttemptStmt, err = db.PrepareContext(ctx, insertWebhookAttempt); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertWebhookAttempt: %w", err)
+	}
+	if q.insertWebhookDeliveryStmt, err = db.PrepareContext(ctx, insertWebhookDelivery); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertWebhookDelivery: %w", err)
+	}
+	if q.insertWebhookEndpointStmt, err = db.PrepareContext(ctx, insertWebhookEndpoint); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertWebhookEndpoint: %w", err)
+	}
+	if q.lastOutboxEventIDStmt, err = db.PrepareContext(ctx, lastOutboxEventID); err != nil {
+		return nil, fmt.Errorf("error preparing query LastOutboxEventID: %w", err)
 	}
 	if q.latestTariffVersionStmt, err = db.PrepareContext(ctx, latestTariffVersion); err != nil {
 		return nil, fmt.Errorf("error preparing query LatestTariffVersion: %w", err)
@@ -234,6 +267,18 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listTokensStmt, err = db.PrepareContext(ctx, listTokens); err != nil {
 		return nil, fmt.Errorf("error preparing query ListTokens: %w", err)
 	}
+	if q.listWebhookDeliveriesStmt, err = db.PrepareContext(ctx, listWebhookDeliveries); err != nil {
+		return nil, fmt.Errorf("error preparing query ListWebhookDeliveries: %w", err)
+	}
+	if q.listWebhookEndpointsStmt, err = db.PrepareContext(ctx, listWebhookEndpoints); err != nil {
+		return nil, fmt.Errorf("error preparing query ListWebhookEndpoints: %w", err)
+	}
+	if q.moveReceiptEmailCursorStmt, err = db.PrepareContext(ctx, moveReceiptEmailCursor); err != nil {
+		return nil, fmt.Errorf("error preparing query MoveReceiptEmailCursor: %w", err)
+	}
+	if q.moveWebhookCursorStmt, err = db.PrepareContext(ctx, moveWebhookCursor); err != nil {
+		return nil, fmt.Errorf("error preparing query MoveWebhookCursor: %w", err)
+	}
 	if q.nextTransactionIDStmt, err = db.PrepareContext(ctx, nextTransactionID); err != nil {
 		return nil, fmt.Errorf("error preparing query NextTransactionID: %w", err)
 	}
@@ -261,6 +306,18 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.pendingEventsStmt, err = db.PrepareContext(ctx, pendingEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query PendingEvents: %w", err)
 	}
+	if q.receiptEmailStmt, err = db.PrepareContext(ctx, receiptEmail); err != nil {
+		return nil, fmt.Errorf("error preparing query ReceiptEmail: %w", err)
+	}
+	if q.receiptEmailCursorStmt, err = db.PrepareContext(ctx, receiptEmailCursor); err != nil {
+		return nil, fmt.Errorf("error preparing query ReceiptEmailCursor: %w", err)
+	}
+	if q.recordReceiptEmailStmt, err = db.PrepareContext(ctx, recordReceiptEmail); err != nil {
+		return nil, fmt.Errorf("error preparing query RecordReceiptEmail: %w", err)
+	}
+	if q.recordWebhookAttemptStmt, err = db.PrepareContext(ctx, recordWebhookAttempt); err != nil {
+		return nil, fmt.Errorf("error preparing query RecordWebhookAttempt: %w", err)
+	}
 	if q.refundStmt, err = db.PrepareContext(ctx, refund); err != nil {
 		return nil, fmt.Errorf("error preparing query Refund: %w", err)
 	}
@@ -272,6 +329,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.releaseIdempotencyKeyStmt, err = db.PrepareContext(ctx, releaseIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query ReleaseIdempotencyKey: %w", err)
+	}
+	if q.replayWebhookDeliveryStmt, err = db.PrepareContext(ctx, replayWebhookDelivery); err != nil {
+		return nil, fmt.Errorf("error preparing query ReplayWebhookDelivery: %w", err)
 	}
 	if q.retryPaymentStmt, err = db.PrepareContext(ctx, retryPayment); err != nil {
 		return nil, fmt.Errorf("error preparing query RetryPayment: %w", err)
@@ -312,6 +372,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.settleablePaymentsStmt, err = db.PrepareContext(ctx, settleablePayments); err != nil {
 		return nil, fmt.Errorf("error preparing query SettleablePayments: %w", err)
 	}
+	if q.signedValuesStmt, err = db.PrepareContext(ctx, signedValues); err != nil {
+		return nil, fmt.Errorf("error preparing query SignedValues: %w", err)
+	}
 	if q.siteStmt, err = db.PrepareContext(ctx, site); err != nil {
 		return nil, fmt.Errorf("error preparing query Site: %w", err)
 	}
@@ -320,6 +383,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.staleOpenSessionsStmt, err = db.PrepareContext(ctx, staleOpenSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query StaleOpenSessions: %w", err)
+	}
+	if q.startWebhookCursorStmt, err = db.PrepareContext(ctx, startWebhookCursor); err != nil {
+		return nil, fmt.Errorf("error preparing query StartWebhookCursor: %w", err)
 	}
 	if q.stationStmt, err = db.PrepareContext(ctx, station); err != nil {
 		return nil, fmt.Errorf("error preparing query Station: %w", err)
@@ -396,6 +462,21 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.updateTokenStmt, err = db.PrepareContext(ctx, updateToken); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateToken: %w", err)
 	}
+	if q.updateWebhookEndpointStmt, err = db.PrepareContext(ctx, updateWebhookEndpoint); err != nil {
+		return nil, fmt.Errorf("error preparing query UpdateWebhookEndpoint: %w", err)
+	}
+	if q.webhookAttemptsStmt, err = db.PrepareContext(ctx, webhookAttempts); err != nil {
+		return nil, fmt.Errorf("error preparing query WebhookAttempts: %w", err)
+	}
+	if q.webhookCursorStmt, err = db.PrepareContext(ctx, webhookCursor); err != nil {
+		return nil, fmt.Errorf("error preparing query WebhookCursor: %w", err)
+	}
+	if q.webhookDeliveryStmt, err = db.PrepareContext(ctx, webhookDelivery); err != nil {
+		return nil, fmt.Errorf("error preparing query WebhookDelivery: %w", err)
+	}
+	if q.webhookEndpointStmt, err = db.PrepareContext(ctx, webhookEndpoint); err != nil {
+		return nil, fmt.Errorf("error preparing query WebhookEndpoint: %w", err)
+	}
 	return &q, nil
 }
 
@@ -444,6 +525,16 @@ func (q *Queries) Close() error {
 	if q.claimAdHocPaymentStmt != nil {
 		if cerr := q.claimAdHocPaymentStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing claimAdHocPaymentStmt: %w", cerr)
+		}
+	}
+	if q.claimReceiptEmailsStmt != nil {
+		if cerr := q.claimReceiptEmailsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing claimReceiptEmailsStmt: %w", cerr)
+		}
+	}
+	if q.claimWebhookDeliveriesStmt != nil {
+		if cerr := q.claimWebhookDeliveriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing claimWebhookDeliveriesStmt: %w", cerr)
 		}
 	}
 	if q.completeIdempotentResponseStmt != nil {
@@ -526,6 +617,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deleteAssignmentStmt: %w", cerr)
 		}
 	}
+	if q.deleteWebhookEndpointStmt != nil {
+		if cerr := q.deleteWebhookEndpointStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteWebhookEndpointStmt: %w", cerr)
+		}
+	}
 	if q.driverStmt != nil {
 		if cerr := q.driverStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing driverStmt: %w", cerr)
@@ -554,6 +650,11 @@ func (q *Queries) Close() error {
 	if q.dueRefundsStmt != nil {
 		if cerr := q.dueRefundsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing dueRefundsStmt: %w", cerr)
+		}
+	}
+	if q.enabledWebhookEndpointsStmt != nil {
+		if cerr := q.enabledWebhookEndpointsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing enabledWebhookEndpointsStmt: %w", cerr)
 		}
 	}
 	if q.endSessionStmt != nil {
@@ -626,6 +727,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertPaymentChangeStmt: %w", cerr)
 		}
 	}
+	if q.insertReceiptEmailStmt != nil {
+		if cerr := q.insertReceiptEmailStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertReceiptEmailStmt: %w", cerr)
+		}
+	}
+	if q.insertReceiptEmailCursorStmt != nil {
+		if cerr := q.insertReceiptEmailCursorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertReceiptEmailCursorStmt: %w", cerr)
+		}
+	}
 	if q.insertRefundStmt != nil {
 		if cerr := q.insertRefundStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertRefundStmt: %w", cerr)
@@ -641,9 +752,34 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertSessionStmt: %w", cerr)
 		}
 	}
+	if q.insertSignedValueStmt != nil {
+		if cerr := q.insertSignedValueStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertSignedValueStmt: %w", cerr)
+		}
+	}
 	if q.insertTariffVersionStmt != nil {
 		if cerr := q.insertTariffVersionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertTariffVersionStmt: %w", cerr)
+		}
+	}
+	if q.insertWebhookAttemptStmt != nil {
+		if cerr := q.insertWebhookAttemptStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertWebhookAttemptStmt: %w", cerr)
+		}
+	}
+	if q.insertWebhookDeliveryStmt != nil {
+		if cerr := q.insertWebhookDeliveryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertWebhookDeliveryStmt: %w", cerr)
+		}
+	}
+	if q.insertWebhookEndpointStmt != nil {
+		if cerr := q.insertWebhookEndpointStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertWebhookEndpointStmt: %w", cerr)
+		}
+	}
+	if q.lastOutboxEventIDStmt != nil {
+		if cerr := q.lastOutboxEventIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lastOutboxEventIDStmt: %w", cerr)
 		}
 	}
 	if q.latestTariffVersionStmt != nil {
@@ -751,6 +887,26 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listTokensStmt: %w", cerr)
 		}
 	}
+	if q.listWebhookDeliveriesStmt != nil {
+		if cerr := q.listWebhookDeliveriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listWebhookDeliveriesStmt: %w", cerr)
+		}
+	}
+	if q.listWebhookEndpointsStmt != nil {
+		if cerr := q.listWebhookEndpointsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listWebhookEndpointsStmt: %w", cerr)
+		}
+	}
+	if q.moveReceiptEmailCursorStmt != nil {
+		if cerr := q.moveReceiptEmailCursorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing moveReceiptEmailCursorStmt: %w", cerr)
+		}
+	}
+	if q.moveWebhookCursorStmt != nil {
+		if cerr := q.moveWebhookCursorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing moveWebhookCursorStmt: %w", cerr)
+		}
+	}
 	if q.nextTransactionIDStmt != nil {
 		if cerr := q.nextTransactionIDStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing nextTransactionIDStmt: %w", cerr)
@@ -796,6 +952,26 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing pendingEventsStmt: %w", cerr)
 		}
 	}
+	if q.receiptEmailStmt != nil {
+		if cerr := q.receiptEmailStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing receiptEmailStmt: %w", cerr)
+		}
+	}
+	if q.receiptEmailCursorStmt != nil {
+		if cerr := q.receiptEmailCursorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing receiptEmailCursorStmt: %w", cerr)
+		}
+	}
+	if q.recordReceiptEmailStmt != nil {
+		if cerr := q.recordReceiptEmailStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing recordReceiptEmailStmt: %w", cerr)
+		}
+	}
+	if q.recordWebhookAttemptStmt != nil {
+		if cerr := q.recordWebhookAttemptStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing recordWebhookAttemptStmt: %w", cerr)
+		}
+	}
 	if q.refundStmt != nil {
 		if cerr := q.refundStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing refundStmt: %w", cerr)
@@ -814,6 +990,11 @@ func (q *Queries) Close() error {
 	if q.releaseIdempotencyKeyStmt != nil {
 		if cerr := q.releaseIdempotencyKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing releaseIdempotencyKeyStmt: %w", cerr)
+		}
+	}
+	if q.replayWebhookDeliveryStmt != nil {
+		if cerr := q.replayWebhookDeliveryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing replayWebhookDeliveryStmt: %w", cerr)
 		}
 	}
 	if q.retryPaymentStmt != nil {
@@ -881,6 +1062,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing settleablePaymentsStmt: %w", cerr)
 		}
 	}
+	if q.signedValuesStmt != nil {
+		if cerr := q.signedValuesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing signedValuesStmt: %w", cerr)
+		}
+	}
 	if q.siteStmt != nil {
 		if cerr := q.siteStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing siteStmt: %w", cerr)
@@ -894,6 +1080,11 @@ func (q *Queries) Close() error {
 	if q.staleOpenSessionsStmt != nil {
 		if cerr := q.staleOpenSessionsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing staleOpenSessionsStmt: %w", cerr)
+		}
+	}
+	if q.startWebhookCursorStmt != nil {
+		if cerr := q.startWebhookCursorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing startWebhookCursorStmt: %w", cerr)
 		}
 	}
 	if q.stationStmt != nil {
@@ -1021,6 +1212,31 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing updateTokenStmt: %w", cerr)
 		}
 	}
+	if q.updateWebhookEndpointStmt != nil {
+		if cerr := q.updateWebhookEndpointStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing updateWebhookEndpointStmt: %w", cerr)
+		}
+	}
+	if q.webhookAttemptsStmt != nil {
+		if cerr := q.webhookAttemptsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing webhookAttemptsStmt: %w", cerr)
+		}
+	}
+	if q.webhookCursorStmt != nil {
+		if cerr := q.webhookCursorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing webhookCursorStmt: %w", cerr)
+		}
+	}
+	if q.webhookDeliveryStmt != nil {
+		if cerr := q.webhookDeliveryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing webhookDeliveryStmt: %w", cerr)
+		}
+	}
+	if q.webhookEndpointStmt != nil {
+		if cerr := q.webhookEndpointStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing webhookEndpointStmt: %w", cerr)
+		}
+	}
 	return err
 }
 
@@ -1069,6 +1285,8 @@ type Queries struct {
 	cDRStmt                        *sql.Stmt
 	cDRBySessionStmt               *sql.Stmt
 	claimAdHocPaymentStmt          *sql.Stmt
+	claimReceiptEmailsStmt         *sql.Stmt
+	claimWebhookDeliveriesStmt     *sql.Stmt
 	completeIdempotentResponseStmt *sql.Stmt
 	completeRefundStmt             *sql.Stmt
 	connectorStmt                  *sql.Stmt
@@ -1085,12 +1303,14 @@ type Queries struct {
 	createTenantStmt               *sql.Stmt
 	createTokenStmt                *sql.Stmt
 	deleteAssignmentStmt           *sql.Stmt
+	deleteWebhookEndpointStmt      *sql.Stmt
 	driverStmt                     *sql.Stmt
 	driverExistsStmt               *sql.Stmt
 	driverGroupStmt                *sql.Stmt
 	driverGroupExistsStmt          *sql.Stmt
 	duePaymentsStmt                *sql.Stmt
 	dueRefundsStmt                 *sql.Stmt
+	enabledWebhookEndpointsStmt    *sql.Stmt
 	endSessionStmt                 *sql.Stmt
 	eventPositionStmt              *sql.Stmt
 	expiringHoldsStmt              *sql.Stmt
@@ -1105,10 +1325,17 @@ type Queries struct {
 	insertLedgerPostingStmt        *sql.Stmt
 	insertPaymentStmt              *sql.Stmt
 	insertPaymentChangeStmt        *sql.Stmt
+	insertReceiptEmailStmt         *sql.Stmt
+	insertReceiptEmailCursorStmt   *sql.Stmt
 	insertRefundStmt               *sql.Stmt
 	insertSampleStmt               *sql.Stmt
 	insertSessionStmt              *sql.Stmt
+	insertSignedValueStmt          *sql.Stmt
 	insertTariffVersionStmt        *sql.Stmt
+	insertWebhookAttemptStmt       *sql.Stmt
+	insertWebhookDeliveryStmt      *sql.Stmt
+	insertWebhookEndpointStmt      *sql.Stmt
+	lastOutboxEventIDStmt          *sql.Stmt
 	latestTariffVersionStmt        *sql.Stmt
 	latestTariffVersionNumberStmt  *sql.Stmt
 	ledgerAccountByCodeStmt        *sql.Stmt
@@ -1130,6 +1357,10 @@ type Queries struct {
 	listTariffVersionsStmt         *sql.Stmt
 	listTariffsStmt                *sql.Stmt
 	listTokensStmt                 *sql.Stmt
+	listWebhookDeliveriesStmt      *sql.Stmt
+	listWebhookEndpointsStmt       *sql.Stmt
+	moveReceiptEmailCursorStmt     *sql.Stmt
+	moveWebhookCursorStmt          *sql.Stmt
 	nextTransactionIDStmt          *sql.Stmt
 	openSessionsStmt               *sql.Stmt
 	paymentStmt                    *sql.Stmt
@@ -1139,10 +1370,15 @@ type Queries struct {
 	paymentChangesStmt             *sql.Stmt
 	paymentMethodStmt              *sql.Stmt
 	pendingEventsStmt              *sql.Stmt
+	receiptEmailStmt               *sql.Stmt
+	receiptEmailCursorStmt         *sql.Stmt
+	recordReceiptEmailStmt         *sql.Stmt
+	recordWebhookAttemptStmt       *sql.Stmt
 	refundStmt                     *sql.Stmt
 	refundedOrPendingStmt          *sql.Stmt
 	releaseAdHocPaymentStmt        *sql.Stmt
 	releaseIdempotencyKeyStmt      *sql.Stmt
+	replayWebhookDeliveryStmt      *sql.Stmt
 	retryPaymentStmt               *sql.Stmt
 	retryRefundStmt                *sql.Stmt
 	samplesStmt                    *sql.Stmt
@@ -1156,9 +1392,11 @@ type Queries struct {
 	setStationPasswordStmt         *sql.Stmt
 	setTenantPaymentsStmt          *sql.Stmt
 	settleablePaymentsStmt         *sql.Stmt
+	signedValuesStmt               *sql.Stmt
 	siteStmt                       *sql.Stmt
 	siteExistsStmt                 *sql.Stmt
 	staleOpenSessionsStmt          *sql.Stmt
+	startWebhookCursorStmt         *sql.Stmt
 	stationStmt                    *sql.Stmt
 	stationByChargePointIDStmt     *sql.Stmt
 	stationExistsStmt              *sql.Stmt
@@ -1184,6 +1422,11 @@ type Queries struct {
 	updateSiteStmt                 *sql.Stmt
 	updateStationStmt              *sql.Stmt
 	updateTokenStmt                *sql.Stmt
+	updateWebhookEndpointStmt      *sql.Stmt
+	webhookAttemptsStmt            *sql.Stmt
+	webhookCursorStmt              *sql.Stmt
+	webhookDeliveryStmt            *sql.Stmt
+	webhookEndpointStmt            *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
@@ -1199,6 +1442,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		cDRStmt:                        q.cDRStmt,
 		cDRBySessionStmt:               q.cDRBySessionStmt,
 		claimAdHocPaymentStmt:          q.claimAdHocPaymentStmt,
+		claimReceiptEmailsStmt:         q.claimReceiptEmailsStmt,
+		claimWebhookDeliveriesStmt:     q.claimWebhookDeliveriesStmt,
 		completeIdempotentResponseStmt: q.completeIdempotentResponseStmt,
 		completeRefundStmt:             q.completeRefundStmt,
 		connectorStmt:                  q.connectorStmt,
@@ -1215,12 +1460,14 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		createTenantStmt:               q.createTenantStmt,
 		createTokenStmt:                q.createTokenStmt,
 		deleteAssignmentStmt:           q.deleteAssignmentStmt,
+		deleteWebhookEndpointStmt:      q.deleteWebhookEndpointStmt,
 		driverStmt:                     q.driverStmt,
 		driverExistsStmt:               q.driverExistsStmt,
 		driverGroupStmt:                q.driverGroupStmt,
 		driverGroupExistsStmt:          q.driverGroupExistsStmt,
 		duePaymentsStmt:                q.duePaymentsStmt,
 		dueRefundsStmt:                 q.dueRefundsStmt,
+		enabledWebhookEndpointsStmt:    q.enabledWebhookEndpointsStmt,
 		endSessionStmt:                 q.endSessionStmt,
 		eventPositionStmt:              q.eventPositionStmt,
 		expiringHoldsStmt:              q.expiringHoldsStmt,
@@ -1235,10 +1482,17 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertLedgerPostingStmt:        q.insertLedgerPostingStmt,
 		insertPaymentStmt:              q.insertPaymentStmt,
 		insertPaymentChangeStmt:        q.insertPaymentChangeStmt,
+		insertReceiptEmailStmt:         q.insertReceiptEmailStmt,
+		insertReceiptEmailCursorStmt:   q.insertReceiptEmailCursorStmt,
 		insertRefundStmt:               q.insertRefundStmt,
 		insertSampleStmt:               q.insertSampleStmt,
 		insertSessionStmt:              q.insertSessionStmt,
+		insertSignedValueStmt:          q.insertSignedValueStmt,
 		insertTariffVersionStmt:        q.insertTariffVersionStmt,
+		insertWebhookAttemptStmt:       q.insertWebhookAttemptStmt,
+		insertWebhookDeliveryStmt:      q.insertWebhookDeliveryStmt,
+		insertWebhookEndpointStmt:      q.insertWebhookEndpointStmt,
+		lastOutboxEventIDStmt:          q.lastOutboxEventIDStmt,
 		latestTariffVersionStmt:        q.latestTariffVersionStmt,
 		latestTariffVersionNumberStmt:  q.latestTariffVersionNumberStmt,
 		ledgerAccountByCodeStmt:        q.ledgerAccountByCodeStmt,
@@ -1260,6 +1514,10 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listTariffVersionsStmt:         q.listTariffVersionsStmt,
 		listTariffsStmt:                q.listTariffsStmt,
 		listTokensStmt:                 q.listTokensStmt,
+		listWebhookDeliveriesStmt:      q.listWebhookDeliveriesStmt,
+		listWebhookEndpointsStmt:       q.listWebhookEndpointsStmt,
+		moveReceiptEmailCursorStmt:     q.moveReceiptEmailCursorStmt,
+		moveWebhookCursorStmt:          q.moveWebhookCursorStmt,
 		nextTransactionIDStmt:          q.nextTransactionIDStmt,
 		openSessionsStmt:               q.openSessionsStmt,
 		paymentStmt:                    q.paymentStmt,
@@ -1269,10 +1527,15 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		paymentChangesStmt:             q.paymentChangesStmt,
 		paymentMethodStmt:              q.paymentMethodStmt,
 		pendingEventsStmt:              q.pendingEventsStmt,
+		receiptEmailStmt:               q.receiptEmailStmt,
+		receiptEmailCursorStmt:         q.receiptEmailCursorStmt,
+		recordReceiptEmailStmt:         q.recordReceiptEmailStmt,
+		recordWebhookAttemptStmt:       q.recordWebhookAttemptStmt,
 		refundStmt:                     q.refundStmt,
 		refundedOrPendingStmt:          q.refundedOrPendingStmt,
 		releaseAdHocPaymentStmt:        q.releaseAdHocPaymentStmt,
 		releaseIdempotencyKeyStmt:      q.releaseIdempotencyKeyStmt,
+		replayWebhookDeliveryStmt:      q.replayWebhookDeliveryStmt,
 		retryPaymentStmt:               q.retryPaymentStmt,
 		retryRefundStmt:                q.retryRefundStmt,
 		samplesStmt:                    q.samplesStmt,
@@ -1286,9 +1549,11 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setStationPasswordStmt:         q.setStationPasswordStmt,
 		setTenantPaymentsStmt:          q.setTenantPaymentsStmt,
 		settleablePaymentsStmt:         q.settleablePaymentsStmt,
+		signedValuesStmt:               q.signedValuesStmt,
 		siteStmt:                       q.siteStmt,
 		siteExistsStmt:                 q.siteExistsStmt,
 		staleOpenSessionsStmt:          q.staleOpenSessionsStmt,
+		startWebhookCursorStmt:         q.startWebhookCursorStmt,
 		stationStmt:                    q.stationStmt,
 		stationByChargePointIDStmt:     q.stationByChargePointIDStmt,
 		stationExistsStmt:              q.stationExistsStmt,
@@ -1314,5 +1579,10 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		updateSiteStmt:                 q.updateSiteStmt,
 		updateStationStmt:              q.updateStationStmt,
 		updateTokenStmt:                q.updateTokenStmt,
+		updateWebhookEndpointStmt:      q.updateWebhookEndpointStmt,
+		webhookAttemptsStmt:            q.webhookAttemptsStmt,
+		webhookCursorStmt:              q.webhookCursorStmt,
+		webhookDeliveryStmt:            q.webhookDeliveryStmt,
+		webhookEndpointStmt:            q.webhookEndpointStmt,
 	}
 }

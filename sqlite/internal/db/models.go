@@ -175,6 +175,28 @@ type PaymentChange struct {
 	At        int64
 }
 
+type ReceiptEmail struct {
+	TenantID      string
+	CdrID         string
+	SessionID     string
+	EventID       string
+	State         string
+	Attempts      int64
+	NextAttemptAt int64
+	LastError     string
+	Recipient     string
+	MessageID     string
+	SentAt        sql.NullInt64
+	CreatedAt     int64
+	UpdatedAt     int64
+}
+
+type ReceiptEmailCursor struct {
+	Consumer  string
+	EventID   string
+	UpdatedAt int64
+}
+
 type Refund struct {
 	TenantID      string
 	ID            string
@@ -216,6 +238,17 @@ type Session struct {
 	Seq              int64
 }
 
+type SignedMeterValue struct {
+	TenantID  string
+	SessionID string
+	Position  int64
+	Time      int64
+	Context   string
+	Raw       string
+	RawSha256 []byte
+	CreatedAt int64
+}
+
 type Site struct {
 	TenantID   string
 	ID         string
@@ -231,15 +264,17 @@ type Site struct {
 }
 
 type Station struct {
-	TenantID      string
-	ID            string
-	SiteID        string
-	ChargePointID string
-	Vendor        string
-	Model         string
-	PasswordHash  []byte
-	CreatedAt     int64
-	UpdatedAt     int64
+	TenantID       string
+	ID             string
+	SiteID         string
+	ChargePointID  string
+	Vendor         string
+	Model          string
+	PasswordHash   []byte
+	CreatedAt      int64
+	UpdatedAt      int64
+	MeterPublicKey string
+	CostDisplay    int64
 }
 
 type Tariff struct {
@@ -297,4 +332,53 @@ type Token struct {
 type TransactionCounter struct {
 	TenantID          string
 	NextTransactionID int64
+}
+
+type WebhookAttempt struct {
+	TenantID    string
+	DeliveryID  string
+	N           int64
+	AttemptedAt int64
+	StatusCode  int64
+	Error       string
+	DurationUs  int64
+	Response    string
+}
+
+type WebhookCursor struct {
+	Consumer  string
+	EventID   string
+	UpdatedAt int64
+}
+
+type WebhookDelivery struct {
+	TenantID       string
+	ID             string
+	EndpointID     string
+	EventID        string
+	EventType      string
+	Payload        string
+	EventCreatedAt int64
+	State          string
+	Attempts       int64
+	Failures       int64
+	NextAttemptAt  int64
+	LastStatus     int64
+	LastError      string
+	CreatedAt      int64
+	UpdatedAt      int64
+}
+
+type WebhookEndpoint struct {
+	TenantID                string
+	ID                      string
+	Url                     string
+	Description             string
+	EventTypes              string
+	Secret                  string
+	PreviousSecret          string
+	PreviousSecretExpiresAt sql.NullInt64
+	Disabled                int64
+	CreatedAt               int64
+	UpdatedAt               int64
 }

@@ -10,19 +10,21 @@ import (
 )
 
 const createStation = `-- name: CreateStation :exec
-INSERT INTO stations (tenant_id, id, site_id, charge_point_id, vendor, model, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO stations (tenant_id, id, site_id, charge_point_id, vendor, model, cost_display, meter_public_key, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 `
 
 type CreateStationParams struct {
-	TenantID      string
-	ID            string
-	SiteID        string
-	ChargePointID string
-	Vendor        string
-	Model         string
-	CreatedAt     int64
-	UpdatedAt     int64
+	TenantID       string
+	ID             string
+	SiteID         string
+	ChargePointID  string
+	Vendor         string
+	Model          string
+	CostDisplay    int64
+	MeterPublicKey string
+	CreatedAt      int64
+	UpdatedAt      int64
 }
 
 func (q *Queries) CreateStation(ctx context.Context, arg CreateStationParams) error {
@@ -33,6 +35,8 @@ func (q *Queries) CreateStation(ctx context.Context, arg CreateStationParams) er
 		arg.ChargePointID,
 		arg.Vendor,
 		arg.Model,
+		arg.CostDisplay,
+		arg.MeterPublicKey,
 		arg.CreatedAt,
 		arg.UpdatedAt,
 	)
@@ -40,7 +44,7 @@ func (q *Queries) CreateStation(ctx context.Context, arg CreateStationParams) er
 }
 
 const listStations = `-- name: ListStations :many
-SELECT tenant_id, id, site_id, charge_point_id, vendor, model, password_hash IS NOT NULL AS has_password, created_at, updated_at
+SELECT tenant_id, id, site_id, charge_point_id, vendor, model, cost_display, meter_public_key, password_hash IS NOT NULL AS has_password, created_at, updated_at
 FROM stations WHERE tenant_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3
 `
 
@@ -51,15 +55,17 @@ type ListStationsParams struct {
 }
 
 type ListStationsRow struct {
-	TenantID      string
-	ID            string
-	SiteID        string
-	ChargePointID string
-	Vendor        string
-	Model         string
-	HasPassword   bool
-	CreatedAt     int64
-	UpdatedAt     int64
+	TenantID       string
+	ID             string
+	SiteID         string
+	ChargePointID  string
+	Vendor         string
+	Model          string
+	CostDisplay    int64
+	MeterPublicKey string
+	HasPassword    bool
+	CreatedAt      int64
+	UpdatedAt      int64
 }
 
 func (q *Queries) ListStations(ctx context.Context, arg ListStationsParams) ([]ListStationsRow, error) {
@@ -78,6 +84,8 @@ func (q *Queries) ListStations(ctx context.Context, arg ListStationsParams) ([]L
 			&i.ChargePointID,
 			&i.Vendor,
 			&i.Model,
+			&i.CostDisplay,
+			&i.MeterPublicKey,
 			&i.HasPassword,
 			&i.CreatedAt,
 			&i.UpdatedAt,
@@ -120,7 +128,7 @@ func (q *Queries) SetStationPassword(ctx context.Context, arg SetStationPassword
 }
 
 const station = `-- name: Station :one
-SELECT tenant_id, id, site_id, charge_point_id, vendor, model, password_hash IS NOT NULL AS has_password, created_at, updated_at
+SELECT tenant_id, id, site_id, charge_point_id, vendor, model, cost_display, meter_public_key, password_hash IS NOT NULL AS has_password, created_at, updated_at
 FROM stations WHERE tenant_id = ? AND id = ?
 `
 
@@ -130,15 +138,17 @@ type StationParams struct {
 }
 
 type StationRow struct {
-	TenantID      string
-	ID            string
-	SiteID        string
-	ChargePointID string
-	Vendor        string
-	Model         string
-	HasPassword   bool
-	CreatedAt     int64
-	UpdatedAt     int64
+	TenantID       string
+	ID             string
+	SiteID         string
+	ChargePointID  string
+	Vendor         string
+	Model          string
+	CostDisplay    int64
+	MeterPublicKey string
+	HasPassword    bool
+	CreatedAt      int64
+	UpdatedAt      int64
 }
 
 func (q *Queries) Station(ctx context.Context, arg StationParams) (StationRow, error) {
@@ -151,6 +161,8 @@ func (q *Queries) Station(ctx context.Context, arg StationParams) (StationRow, e
 		&i.ChargePointID,
 		&i.Vendor,
 		&i.Model,
+		&i.CostDisplay,
+		&i.MeterPublicKey,
 		&i.HasPassword,
 		&i.CreatedAt,
 		&i.UpdatedAt,
@@ -159,7 +171,7 @@ func (q *Queries) Station(ctx context.Context, arg StationParams) (StationRow, e
 }
 
 const stationByChargePointID = `-- name: StationByChargePointID :one
-SELECT tenant_id, id, site_id, charge_point_id, vendor, model, password_hash IS NOT NULL AS has_password, created_at, updated_at
+SELECT tenant_id, id, site_id, charge_point_id, vendor, model, cost_display, meter_public_key, password_hash IS NOT NULL AS has_password, created_at, updated_at
 FROM stations WHERE tenant_id = ? AND charge_point_id = ?
 `
 
@@ -169,15 +181,17 @@ type StationByChargePointIDParams struct {
 }
 
 type StationByChargePointIDRow struct {
-	TenantID      string
-	ID            string
-	SiteID        string
-	ChargePointID string
-	Vendor        string
-	Model         string
-	HasPassword   bool
-	CreatedAt     int64
-	UpdatedAt     int64
+	TenantID       string
+	ID             string
+	SiteID         string
+	ChargePointID  string
+	Vendor         string
+	Model          string
+	CostDisplay    int64
+	MeterPublicKey string
+	HasPassword    bool
+	CreatedAt      int64
+	UpdatedAt      int64
 }
 
 func (q *Queries) StationByChargePointID(ctx context.Context, arg StationByChargePointIDParams) (StationByChargePointIDRow, error) {
@@ -190,6 +204,8 @@ func (q *Queries) StationByChargePointID(ctx context.Context, arg StationByCharg
 		&i.ChargePointID,
 		&i.Vendor,
 		&i.Model,
+		&i.CostDisplay,
+		&i.MeterPublicKey,
 		&i.HasPassword,
 		&i.CreatedAt,
 		&i.UpdatedAt,
@@ -246,20 +262,22 @@ func (q *Queries) StationSite(ctx context.Context, arg StationSiteParams) (strin
 }
 
 const stationsByChargePointID = `-- name: StationsByChargePointID :many
-SELECT tenant_id, id, site_id, charge_point_id, vendor, model, password_hash IS NOT NULL AS has_password, created_at, updated_at
+SELECT tenant_id, id, site_id, charge_point_id, vendor, model, cost_display, meter_public_key, password_hash IS NOT NULL AS has_password, created_at, updated_at
 FROM stations WHERE charge_point_id = ?1 ORDER BY tenant_id, id LIMIT 16
 `
 
 type StationsByChargePointIDRow struct {
-	TenantID      string
-	ID            string
-	SiteID        string
-	ChargePointID string
-	Vendor        string
-	Model         string
-	HasPassword   bool
-	CreatedAt     int64
-	UpdatedAt     int64
+	TenantID       string
+	ID             string
+	SiteID         string
+	ChargePointID  string
+	Vendor         string
+	Model          string
+	CostDisplay    int64
+	MeterPublicKey string
+	HasPassword    bool
+	CreatedAt      int64
+	UpdatedAt      int64
 }
 
 // StationsByChargePointID is, with APIKeyByHash, a lookup across tenants:
@@ -280,6 +298,8 @@ func (q *Queries) StationsByChargePointID(ctx context.Context, chargePointID str
 			&i.ChargePointID,
 			&i.Vendor,
 			&i.Model,
+			&i.CostDisplay,
+			&i.MeterPublicKey,
 			&i.HasPassword,
 			&i.CreatedAt,
 			&i.UpdatedAt,
@@ -298,19 +318,21 @@ func (q *Queries) StationsByChargePointID(ctx context.Context, chargePointID str
 }
 
 const updateStation = `-- name: UpdateStation :one
-UPDATE stations SET site_id = ?, charge_point_id = ?, vendor = ?, model = ?, updated_at = ?
+UPDATE stations SET site_id = ?, charge_point_id = ?, vendor = ?, model = ?, cost_display = ?, meter_public_key = ?, updated_at = ?
 WHERE tenant_id = ? AND id = ?
-RETURNING tenant_id, id, site_id, charge_point_id, vendor, model, password_hash, created_at, updated_at
+RETURNING tenant_id, id, site_id, charge_point_id, vendor, model, password_hash, created_at, updated_at, meter_public_key, cost_display
 `
 
 type UpdateStationParams struct {
-	SiteID        string
-	ChargePointID string
-	Vendor        string
-	Model         string
-	UpdatedAt     int64
-	TenantID      string
-	ID            string
+	SiteID         string
+	ChargePointID  string
+	Vendor         string
+	Model          string
+	CostDisplay    int64
+	MeterPublicKey string
+	UpdatedAt      int64
+	TenantID       string
+	ID             string
 }
 
 func (q *Queries) UpdateStation(ctx context.Context, arg UpdateStationParams) (Station, error) {
@@ -319,6 +341,8 @@ func (q *Queries) UpdateStation(ctx context.Context, arg UpdateStationParams) (S
 		arg.ChargePointID,
 		arg.Vendor,
 		arg.Model,
+		arg.CostDisplay,
+		arg.MeterPublicKey,
 		arg.UpdatedAt,
 		arg.TenantID,
 		arg.ID,
@@ -334,6 +358,8 @@ func (q *Queries) UpdateStation(ctx context.Context, arg UpdateStationParams) (S
 		&i.PasswordHash,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.MeterPublicKey,
+		&i.CostDisplay,
 	)
 	return i, err
 }
