@@ -47,6 +47,9 @@ type receiptView struct {
 	Duration string `json:"duration"`
 	Started  string `json:"started"`
 	Ended    string `json:"ended"`
+	// Itemized is the itemized receipt's page (with its PDF and the
+	// signed meter values), once there is a CDR.
+	Itemized string `json:"itemized,omitempty"`
 }
 
 // noDatum stands for a figure the charger has not reported (yet).
@@ -96,6 +99,9 @@ func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
 	if l.Session.State == evbill.SessionEnded {
 		page.Title = "Receipt"
 		page.Receipt = receiptOf(&l, record, loc)
+		if record != nil {
+			page.Receipt.Itemized = "/r/" + r.PathValue("token")
+		}
 	} else {
 		// The script follows the stream; without it, the page reloads
 		// itself as often as a charger reports.

@@ -85,7 +85,7 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Handler serves the pages under /pay/ and /s/.
+// Handler serves the pages under /pay/, /s/ and /r/.
 type Handler struct {
 	cfg   Config
 	next  http.Handler
@@ -98,7 +98,7 @@ var templateFiles embed.FS
 //go:embed assets
 var assets embed.FS
 
-// New returns the pages' handler. It answers /pay/… and /s/… only; mount
+// New returns the pages' handler. It answers /pay/…, /s/… and /r/… only; mount
 // it at both.
 func New(cfg Config) (*Handler, error) {
 	if cfg.Store == nil || cfg.Charging == nil || cfg.Chargers == nil {
@@ -155,6 +155,8 @@ func New(cfg Config) (*Handler, error) {
 	}
 	mux.HandleFunc("GET /s/{token}", h.live)
 	mux.HandleFunc("GET /s/{token}/events", h.liveEvents)
+	mux.HandleFunc("GET /r/{token}", h.receiptHTML)
+	mux.HandleFunc("GET /r/{token}/receipt.pdf", h.receiptPDF)
 	// A form posted from another site is refused before it is read (the
 	// browser's Sec-Fetch-Site or Origin says so); the signed form token
 	// covers browsers that send neither.
@@ -173,6 +175,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	csp := "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 	if strings.HasPrefix(r.URL.Path, "/s/") {
 		csp = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+	}
+	if strings.HasPrefix(r.URL.Path, "/r/") {
+		// The receipt is the emailed document, styled inline for mail
+		// clients; it runs nothing.
+		csp = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 	}
 	hd.Set("Content-Security-Policy", csp)
 	hd.Set("Referrer-Policy", "no-referrer")

@@ -108,6 +108,7 @@ func newWorld(t *testing.T, st storetest.PaymentFullStore, options ...func(*web.
 	mux.Handle("/ocpp/", central)
 	mux.Handle("/pay/", pages)
 	mux.Handle("/s/", pages)
+	mux.Handle("/r/", pages)
 	hs := httptest.NewServer(mux)
 	worker := &payment.Worker{Store: st, Gateways: map[string]evbill.Gateway{"sandbox": w.sbx}, Log: log,
 		Now: func() time.Time { return time.Now().Add(time.Duration(w.ahead.Load())) }}

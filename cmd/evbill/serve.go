@@ -232,6 +232,7 @@ func serve(ctx context.Context, store migrator, where string, ln net.Listener, l
 	mux.Handle("POST /webhooks/{gateway}", &payment.Webhooks{Store: store, Gateways: gws, Log: log})
 	mux.Handle("/pay/", pages)
 	mux.Handle("/s/", pages)
+	mux.Handle("/r/", pages)
 	mux.Handle("/", handler)
 	srv := &http.Server{
 		Handler:           mux,
