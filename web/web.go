@@ -99,7 +99,7 @@ var templateFiles embed.FS
 var assets embed.FS
 
 // New returns the pages' handler. It answers /pay/…, /s/… and /r/… only; mount
-// it at both.
+// it at each.
 func New(cfg Config) (*Handler, error) {
 	if cfg.Store == nil || cfg.Charging == nil || cfg.Chargers == nil {
 		return nil, evbill.Errorf(evbill.EINVALID, "web: the store, the charging service and the chargers are required")
