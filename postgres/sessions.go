@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -124,6 +125,8 @@ type op struct {
 	// more are statements of the same write after sql, in its savepoint:
 	// they stand or fall with it. read reads their results too.
 	more []statement
+	// sessionID is the ID a Start write gives the session it creates.
+	sessionID string
 	// read takes the statement's result from q, which answers from the
 	// pipeline. It returns only database errors; what the write's
 	// outcome means it keeps in the op.
@@ -165,6 +168,8 @@ func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionW
 			if w.Payment != nil {
 				o.startPayment(w, now)
 			}
+			o.startEvent(now)
+			events = true
 		case w.Samples != nil:
 			o.samples(w.Samples, now)
 			// Its one statement inserts only into an open session that
@@ -175,7 +180,7 @@ func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionW
 		case w.Update != nil:
 			o.update(w.Update, now)
 		default:
-			events = events || len(w.End.Events) > 0
+			events = true // session.ended at least
 			o.end(w.End, now)
 		}
 		ops = append(ops, o)
@@ -402,6 +407,7 @@ func (o *op) start(s *evbill.Session, now time.Time) {
 		MeterStopWh: s.MeterStopWh, ParkingStartedAt: normTime(s.ParkingStartedAt), StoppedAt: normTime(s.StoppedAt),
 		State: state, StopReason: s.StopReason, Flags: joinFlags(s.Flags), Now: now,
 	}
+	o.sessionID = p.ID
 	o.capture(func(q *db.Queries) error {
 		_, err := q.StartSession(context.Background(), p)
 		return err
@@ -486,6 +492,26 @@ func (o *op) startPayment(w *evbill.SessionWrite, now time.Time) {
 		if stored != nil {
 			*w.Payment, w.PaymentCreated = *stored, true
 		}
+	}
+}
+
+// startEvent adds to a Start write the statement that puts
+// session.started in the outbox, in the same savepoint: only when the
+// write created the session (see InsertSessionStartedEvent).
+func (o *op) startEvent(now time.Time) {
+	s := *o.w.Start
+	s.ID, s.State = o.sessionID, cmp.Or(s.State, evbill.SessionActive)
+	arg := db.InsertSessionStartedEventParams{EventID: evbill.NewID(evbill.PrefixEvent), Payload: evbill.SessionEventPayload(s),
+		Now: now, TenantID: s.TenantID, SessionID: o.sessionID}
+	o.more = append(o.more, capture(func(q *db.Queries) error {
+		return q.InsertSessionStartedEvent(context.Background(), arg)
+	}))
+	read := o.read
+	o.read = func(ctx context.Context, q *db.Queries) error {
+		if err := read(ctx, q); err != nil {
+			return err
+		}
+		return q.InsertSessionStartedEvent(ctx, arg)
 	}
 }
 
@@ -597,6 +623,12 @@ func (o *op) end(e *evbill.EndWrite, now time.Time) {
 		p.EventIds[i], p.EventTypes[i], p.EventPayloads[i] = ev.ID, ev.Type, nonNil(ev.Payload)
 		ev.Payload = bytesOrNil(ev.Payload)
 	}
+	// session.ended leads the write's events.
+	ended := *s
+	ended.State = evbill.SessionEnded
+	p.EventIds = append([]string{evbill.NewID(evbill.PrefixEvent)}, p.EventIds...)
+	p.EventTypes = append([]string{evbill.EventSessionEnded}, p.EventTypes...)
+	p.EventPayloads = append([][]byte{evbill.SessionEventPayload(ended)}, p.EventPayloads...)
 	o.capture(func(q *db.Queries) error {
 		_, err := q.EndSession(context.Background(), p)
 		return err

@@ -262,6 +262,9 @@ func startSession(ctx context.Context, q *db.Queries, w *evbill.SessionWrite, no
 			refTariff(s.TenantID, s.TariffID), refTariffVersion(s.TenantID, s.TariffID, s.TariffVersion),
 		})
 	}
+	if err := insertEvent(ctx, q, evbill.SessionEvent(evbill.EventSessionStarted, session(r), now)); err != nil {
+		return nil, "", err
+	}
 	return func() { *s, w.Created = session(r), true }, r.ID, nil
 }
 
@@ -363,6 +366,10 @@ func endSession(ctx context.Context, q *db.Queries, e *evbill.EndWrite, now time
 	}
 	if err != nil {
 		return nil, writeErr(ctx, q, "end session", err, nil, nil)
+	}
+	// session.ended leads the write's events.
+	if err := insertEvent(ctx, q, evbill.SessionEvent(evbill.EventSessionEnded, session(r), now)); err != nil {
+		return nil, err
 	}
 	var c evbill.CDR
 	if e.CDR != nil {

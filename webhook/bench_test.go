@@ -47,7 +47,7 @@ func benchDeliver(b *testing.B, e engine) {
 	defer srv.Close()
 	src := storetest.NewEventSource(b, s)
 	secret, _ := webhook.NewSecret()
-	ep := evbill.WebhookEndpoint{TenantID: src.TenantID(), URL: srv.URL + "/hooks", Secret: secret}
+	ep := evbill.WebhookEndpoint{TenantID: src.TenantID(), EventTypes: cdrEvents, URL: srv.URL + "/hooks", Secret: secret}
 	if err := s.CreateWebhookEndpoint(context.Background(), &ep); err != nil {
 		b.Fatal(err)
 	}

@@ -246,13 +246,15 @@ func TestDeliverEveryEvent(t *testing.T) {
 		}
 		rcv, srv := newReceiver(t, c, []string{secret}, behave)
 		src := storetest.NewEventSource(t, s)
-		ep := evbill.WebhookEndpoint{TenantID: src.TenantID(), URL: srv.URL + "/hooks", Secret: secret}
+		ep := evbill.WebhookEndpoint{TenantID: src.TenantID(), EventTypes: cdrEvents, URL: srv.URL + "/hooks", Secret: secret}
 		if err := s.CreateWebhookEndpoint(ctx, &ep); err != nil {
 			t.Fatal(err)
 		}
 		events := src.Emit(t, 25, "cdr.created")
 		d := &webhook.Dispatcher{Store: s, Now: c.Now}
-		if n, made, err := d.RunOnce(ctx); err != nil || n != 25 || made != 25 {
+		// 25 CDR events and the session's start and end, which the
+		// endpoint does not want.
+		if n, made, err := d.RunOnce(ctx); err != nil || n != 27 || made != 25 {
 			t.Fatalf("dispatcher: %d events, %d deliveries, %v", n, made, err)
 		}
 		w := &webhook.Worker{Store: s, Now: c.Now, Jitter: noJitter, Timeout: timeout, Concurrency: 8, Batch: 10}
@@ -336,7 +338,7 @@ func TestDeadAfterSchedule(t *testing.T) {
 			return false
 		})
 		src := storetest.NewEventSource(t, s)
-		ep := evbill.WebhookEndpoint{TenantID: src.TenantID(), URL: srv.URL, Secret: secret}
+		ep := evbill.WebhookEndpoint{TenantID: src.TenantID(), EventTypes: cdrEvents, URL: srv.URL, Secret: secret}
 		if err := s.CreateWebhookEndpoint(ctx, &ep); err != nil {
 			t.Fatal(err)
 		}
@@ -405,7 +407,7 @@ func TestNothingLostAcrossRestart(t *testing.T) {
 
 		s1 := e.open(t)
 		src := storetest.NewEventSource(t, s1)
-		ep := evbill.WebhookEndpoint{TenantID: src.TenantID(), URL: srv.URL, Secret: secret}
+		ep := evbill.WebhookEndpoint{TenantID: src.TenantID(), EventTypes: cdrEvents, URL: srv.URL, Secret: secret}
 		if err := s1.CreateWebhookEndpoint(ctx, &ep); err != nil {
 			t.Fatal(err)
 		}
@@ -418,8 +420,10 @@ func TestNothingLostAcrossRestart(t *testing.T) {
 		if _, err := w1.RunOnce(ctx); err == nil {
 			t.Fatal("the crashing worker recorded its round")
 		}
-		if rcv.ids() != 20 {
-			t.Fatalf("the first worker sent %d requests, want 20", rcv.ids())
+		// The first 20 events: the session's start and end (not wanted),
+		// then 18 CDR events.
+		if rcv.ids() != 18 {
+			t.Fatalf("the first worker sent %d requests, want 18", rcv.ids())
 		}
 		if err := s1.Close(); err != nil {
 			t.Fatal(err)
@@ -441,8 +445,8 @@ func TestNothingLostAcrossRestart(t *testing.T) {
 		}
 		w2 := &webhook.Worker{Store: s2, Now: c.Now, Jitter: noJitter}
 		// The crashed worker's claims are leased: until the lease lapses
-		// only the ten deliveries it never claimed go out.
-		if n, err := w2.RunOnce(ctx); err != nil || n != 10 {
+		// only the twelve deliveries it never claimed go out.
+		if n, err := w2.RunOnce(ctx); err != nil || n != 12 {
 			t.Fatalf("second worker before the lease lapsed: %d, %v", n, err)
 		}
 		c.Set(t0.Add(webhook.DefaultLease))
@@ -464,8 +468,8 @@ func TestNothingLostAcrossRestart(t *testing.T) {
 				twice++
 			}
 		}
-		if twice != 20 {
-			t.Errorf("%d events sent twice, want the 20 the crashed worker sent", twice)
+		if twice != 18 {
+			t.Errorf("%d events sent twice, want the 18 the crashed worker sent", twice)
 		}
 	})
 }
@@ -484,7 +488,7 @@ func TestRotationAndDisabled(t *testing.T) {
 		rcv, srv := newReceiver(t, c, []string{oldSecret}, func(w http.ResponseWriter, _ string, _ int, _ map[string]any) bool { return true })
 		src := storetest.NewEventSource(t, s)
 		exp := t0.Add(24 * time.Hour)
-		ep := evbill.WebhookEndpoint{TenantID: src.TenantID(), URL: srv.URL, Secret: newSecret, PreviousSecret: oldSecret, PreviousSecretExpiresAt: &exp}
+		ep := evbill.WebhookEndpoint{TenantID: src.TenantID(), EventTypes: cdrEvents, URL: srv.URL, Secret: newSecret, PreviousSecret: oldSecret, PreviousSecretExpiresAt: &exp}
 		if err := s.CreateWebhookEndpoint(ctx, &ep); err != nil {
 			t.Fatal(err)
 		}
@@ -544,7 +548,7 @@ func TestNoRedirectsBoundedRead(t *testing.T) {
 		return true
 	})
 	src := storetest.NewEventSource(t, s)
-	ep := evbill.WebhookEndpoint{TenantID: src.TenantID(), URL: srv.URL, Secret: secret}
+	ep := evbill.WebhookEndpoint{TenantID: src.TenantID(), EventTypes: cdrEvents, URL: srv.URL, Secret: secret}
 	if err := s.CreateWebhookEndpoint(ctx, &ep); err != nil {
 		t.Fatal(err)
 	}
@@ -609,3 +613,8 @@ func TestBody(t *testing.T) {
 		t.Errorf("Body without payload = %s", got)
 	}
 }
+
+// cdrEvents is the filter of the tests' endpoints: the events they
+// count are the CDR events their sources emit, not the session.started
+// and session.ended the store adds for each source session.
+var cdrEvents = []string{"cdr.created"}

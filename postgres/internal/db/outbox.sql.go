@@ -35,3 +35,36 @@ func (q *Queries) InsertOutboxEvent(ctx context.Context, arg InsertOutboxEventPa
 	)
 	return err
 }
+
+const insertSessionStartedEvent = `-- name: InsertSessionStartedEvent :exec
+INSERT INTO events (id, tenant_id, type, payload, created_at)
+SELECT $1::text, s.tenant_id, 'session.started',
+       convert_to(($2::jsonb || jsonb_build_object('transaction_id', s.transaction_id))::text, 'UTF8'),
+       $3::timestamptz
+FROM sessions s
+WHERE s.tenant_id = $4::text AND s.id = $5::text
+`
+
+type InsertSessionStartedEventParams struct {
+	EventID   string
+	Payload   []byte
+	Now       time.Time
+	TenantID  string
+	SessionID string
+}
+
+// InsertSessionStartedEvent adds session.started for the session a start
+// write created in the same transaction: the session's ID was made for
+// that write, so a retransmitted start, which finds the session stored
+// the first time, matches no row and adds nothing. The payload is the
+// session as the API shows it, with the transaction ID the counter gave.
+func (q *Queries) InsertSessionStartedEvent(ctx context.Context, arg InsertSessionStartedEventParams) error {
+	_, err := q.db.Exec(ctx, insertSessionStartedEvent,
+		arg.EventID,
+		arg.Payload,
+		arg.Now,
+		arg.TenantID,
+		arg.SessionID,
+	)
+	return err
+}
