@@ -367,10 +367,19 @@ func TestChargerDisplayNeverAffectsBilling(t *testing.T) {
 						// A charger that refuses the first message still
 						// gets the others: the display is best effort.
 						next(t, shown).fields(t, ocpp.CostMsgSetUserPrice, []string{"idToken", "priceText"})
-						next(t, shown).fields(t, ocpp.CostMsgRunningCost, runningCostFields, "idlePrice")
+						// RunningCost is sent after the readings' answer and
+						// FinalCost after the stop's, each on its own: when
+						// the stop follows at once, FinalCost may come first.
 						var last shownMsg
-						for last.id != ocpp.CostMsgFinalCost {
-							last = next(t, shown)
+						running := false
+						for last.id != ocpp.CostMsgFinalCost || !running {
+							switch m := next(t, shown); m.id {
+							case ocpp.CostMsgRunningCost:
+								m.fields(t, ocpp.CostMsgRunningCost, runningCostFields, "idlePrice")
+								running = true
+							case ocpp.CostMsgFinalCost:
+								last = m
+							}
 						}
 						fc := last.fields(t, ocpp.CostMsgFinalCost, []string{"transactionId", "cost", "priceText"})
 						want := money.Amount{Minor: record.AmountMinor, Currency: money.MustCurrency(record.Currency)}.Decimal().String()

@@ -849,8 +849,8 @@ func (s *Service) end(ctx context.Context, sess *evbill.Session, samples []evbil
 		if err := s.checkSigned(ctx, sess, sc.Station, nil); err != nil {
 			return nil, err
 		}
-		payload, _ := json.Marshal(map[string]any{"session_id": sess.ID, "flags": sess.Flags, "reason": "not priced"})
-		end.Events = []evbill.Event{{TenantID: sess.TenantID, Type: "session.ended", Payload: payload}}
+		// No CDR: the store's session.ended, with the flags that held it
+		// back, is the only event of this end.
 		return end, nil
 	}
 	record, err := s.price(ctx, sess, samples, sc, conn)
