@@ -356,7 +356,10 @@ type PaymentMove struct {
 	From    string
 	Reason  string
 	Entry   *LedgerEntry
-	Err     error
+	// Events are more outbox events of the move (wallet.low_balance),
+	// stored in its savepoint: with the move or not at all.
+	Events []Event
+	Err    error
 }
 
 // Settleable is a held payment of an ended session and the session's CDR,

@@ -14,6 +14,9 @@ const (
 	EventPaymentFailed   = "payment.failed"
 	EventPaymentReleased = "payment.released"
 	EventRefundCreated   = "refund.created"
+	// EventWalletLowBalance: a session's debit left a driver's wallet
+	// below the tenant's minimum, so the next session would be refused.
+	EventWalletLowBalance = "wallet.low_balance"
 )
 
 // paymentEventTypes are the payment states that are reported, by the
@@ -96,4 +99,26 @@ func utcPtr(t *time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
+}
+
+// WalletLowBalanceData is the payload of wallet.low_balance: what the
+// wallet holds after the debit and the least a session needs, in minor
+// units of the currency.
+type WalletLowBalanceData struct {
+	DriverID  string `json:"driver_id"`
+	Currency  string `json:"currency"`
+	Balance   int64  `json:"balance"`
+	Minimum   int64  `json:"minimum"`
+	PaymentID string `json:"payment_id"`
+}
+
+// WalletLowBalanceEvent returns the wallet.low_balance event of the
+// driver's wallet after the wallet payment p.
+func WalletLowBalanceEvent(p Payment, balance, minimum int64, at time.Time) Event {
+	data, err := json.Marshal(WalletLowBalanceData{DriverID: p.DriverID, Currency: p.Currency, Balance: balance,
+		Minimum: minimum, PaymentID: p.ID})
+	if err != nil {
+		panic(err)
+	}
+	return Event{ID: NewID(PrefixEvent), TenantID: p.TenantID, Type: EventWalletLowBalance, Payload: data, CreatedAt: at}
 }

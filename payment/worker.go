@@ -44,6 +44,11 @@ type Worker struct {
 	Concurrency int
 	// Metrics, when set, counts the moves recorded.
 	Metrics *Metrics
+	// WalletMinimum is the least a wallet must hold for a session to
+	// start, for tenants without their own (evbill.TenantPayments): a
+	// session's debit that leaves less emits wallet.low_balance. Zero
+	// emits none.
+	WalletMinimum int64
 	// AfterCall, when set, runs after a gateway call answered and before
 	// the answer is recorded; an error stops the worker there, as a crash
 	// would. Fault-injection tests use it.
@@ -358,8 +363,60 @@ func (w *Worker) processAll(ctx context.Context, due []evbill.Payment) (moved in
 		}
 		moves = append(moves, ms...)
 	}
+	if err := w.lowBalances(ctx, moves); err != nil {
+		return moved, err
+	}
 	n, err := w.apply(ctx, moves)
 	return moved + n, err
+}
+
+// lowBalances adds wallet.low_balance to each wallet debit of the round
+// that leaves the driver's wallet below the tenant's minimum, reckoning
+// the round's debits of one wallet in order, so the event goes with the
+// debit that crossed the line, in its transaction.
+func (w *Worker) lowBalances(ctx context.Context, moves []evbill.PaymentMove) error {
+	ledgers, ok := w.Store.(evbill.LedgerStore)
+	if !ok || w.WalletMinimum <= 0 {
+		return nil
+	}
+	tenants, _ := w.Store.(interface {
+		Tenant(ctx context.Context, id string) (evbill.Tenant, error)
+	})
+	balances := map[string]int64{} // by tenant, driver and currency, as the round leaves them
+	for i := range moves {
+		p := moves[i].Payment
+		if p.State != evbill.PaymentCaptured || p.Gateway != Wallet || p.Purpose != evbill.PurposeSession {
+			continue
+		}
+		key := p.TenantID + "/" + p.DriverID + "/" + p.Currency
+		before, seen := balances[key]
+		if !seen {
+			a, err := ledgers.LedgerAccount(ctx, p.TenantID, ledger.DriverWallet(p.DriverID), p.Currency)
+			switch {
+			case evbill.ErrorCode(err) == evbill.ENOTFOUND:
+			case err != nil:
+				return err
+			default:
+				before = -a.Balance // a liability: credits are what the wallet holds
+			}
+		}
+		after := before - p.Captured
+		balances[key] = after
+		minimum := w.WalletMinimum
+		if tenants != nil {
+			t, err := tenants.Tenant(ctx, p.TenantID)
+			if err != nil {
+				return err
+			}
+			if t.Payments.WalletMinimum > 0 {
+				minimum = t.Payments.WalletMinimum
+			}
+		}
+		if before >= minimum && after < minimum {
+			moves[i].Events = append(moves[i].Events, evbill.WalletLowBalanceEvent(*p, after, minimum, w.now()))
+		}
+	}
+	return nil
 }
 
 // opNoGateway marks the answer of a payment whose gateway is not

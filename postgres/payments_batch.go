@@ -51,14 +51,19 @@ func (s *Store) transitionPayments(ctx context.Context, moves []evbill.PaymentMo
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
 	q := s.q.WithTx(tx)
-	states := make([]string, 0, len(moves))
+	// Moves that write outbox events take its lock first, as every
+	// writer of events does.
+	lock := false
 	for _, m := range moves {
 		if m.Err == nil {
-			states = append(states, m.Payment.State)
+			_, reported := evbill.PaymentEvent(evbill.Payment{State: m.Payment.State})
+			lock = lock || reported || len(m.Events) > 0
 		}
 	}
-	if err := lockOutboxFor(ctx, q, states...); err != nil {
-		return err
+	if lock {
+		if err := q.LockOutbox(ctx); err != nil {
+			return fmt.Errorf("postgres: lock outbox: %w", err)
+		}
 	}
 	// The stored payments are handed over only once committed: a chunk
 	// that fails as a whole must leave the callers' payments as they were.
@@ -72,7 +77,14 @@ func (s *Store) transitionPayments(ctx context.Context, moves []evbill.PaymentMo
 			return fmt.Errorf("postgres: savepoint: %w", err)
 		}
 		p := *m.Payment
-		if m.Err = transition(ctx, q, &p, m.From, m.Reason, m.Entry); m.Err != nil {
+		if m.Err = transition(ctx, q, &p, m.From, m.Reason, m.Entry); m.Err == nil {
+			for _, ev := range m.Events {
+				if m.Err = insertEvent(ctx, q, ev); m.Err != nil {
+					break
+				}
+			}
+		}
+		if m.Err != nil {
 			if evbill.ErrorCode(m.Err) == evbill.EINTERNAL {
 				return m.Err
 			}

@@ -62,7 +62,14 @@ func (s *Store) transitionPayments(ctx context.Context, moves []evbill.PaymentMo
 			return err
 		}
 		p := *m.Payment
-		if m.Err = transition(ctx, q, &p, m.From, m.Reason, m.Entry); m.Err != nil {
+		if m.Err = transition(ctx, q, &p, m.From, m.Reason, m.Entry); m.Err == nil {
+			for _, ev := range m.Events {
+				if m.Err = insertEvent(ctx, q, ev); m.Err != nil {
+					break
+				}
+			}
+		}
+		if m.Err != nil {
 			if evbill.ErrorCode(m.Err) == evbill.EINTERNAL {
 				return m.Err // I/O, a full disk: the transaction may be gone
 			}

@@ -182,7 +182,7 @@ func serve(ctx context.Context, store migrator, where string, ln net.Listener, l
 		ln.Close()
 		return err
 	}
-	pay := &payment.Worker{Store: store, Gateways: gws, Log: log, Metrics: payMetrics}
+	pay := &payment.Worker{Store: store, Gateways: gws, Log: log, Metrics: payMetrics, WalletMinimum: charging.DefaultWalletMinimum}
 	go pay.Run(sweepCtx, time.Second)
 	if err := startWebhooks(sweepCtx, store, reg, log); err != nil { // cmd/evbill/webhooks.go
 		ln.Close()
