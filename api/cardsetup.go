@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -51,7 +52,7 @@ func (s *server) registerCardSetup() {
 			gw, ok := s.cardSetup[in.Body.Gateway]
 			if !ok {
 				var fe fieldErrors
-				fe.add("body.gateway", "gateway "+quote(in.Body.Gateway)+" saves no cards here (the sandbox takes its test card numbers directly)")
+				fe.add("body.gateway", "gateway "+strconv.Quote(in.Body.Gateway)+" saves no cards here (the sandbox takes its test card numbers directly)")
 				return nil, fe.err()
 			}
 			d, err := s.store.Driver(ctx, tenantOf(ctx), in.ID)
@@ -89,5 +90,3 @@ func gatewayProblem(err error) error {
 	}
 	return newProblem(http.StatusBadGateway, "payment gateway: "+err.Error())
 }
-
-func quote(s string) string { return "\"" + s + "\"" }

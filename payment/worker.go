@@ -383,6 +383,7 @@ func (w *Worker) lowBalances(ctx context.Context, moves []evbill.PaymentMove) er
 		Tenant(ctx context.Context, id string) (evbill.Tenant, error)
 	})
 	balances := map[string]int64{} // by tenant, driver and currency, as the round leaves them
+	minimums := map[string]int64{} // by tenant, read once a round
 	for i := range moves {
 		p := moves[i].Payment
 		if p.State != evbill.PaymentCaptured || p.Gateway != Wallet || p.Purpose != evbill.PurposeSession {
@@ -402,15 +403,19 @@ func (w *Worker) lowBalances(ctx context.Context, moves []evbill.PaymentMove) er
 		}
 		after := before - p.Captured
 		balances[key] = after
-		minimum := w.WalletMinimum
-		if tenants != nil {
-			t, err := tenants.Tenant(ctx, p.TenantID)
-			if err != nil {
-				return err
+		minimum, seen := minimums[p.TenantID]
+		if !seen {
+			minimum = w.WalletMinimum
+			if tenants != nil {
+				t, err := tenants.Tenant(ctx, p.TenantID)
+				if err != nil {
+					return err
+				}
+				if t.Payments.WalletMinimum > 0 {
+					minimum = t.Payments.WalletMinimum
+				}
 			}
-			if t.Payments.WalletMinimum > 0 {
-				minimum = t.Payments.WalletMinimum
-			}
+			minimums[p.TenantID] = minimum
 		}
 		if before >= minimum && after < minimum {
 			moves[i].Events = append(moves[i].Events, evbill.WalletLowBalanceEvent(*p, after, minimum, w.now()))
