@@ -6,7 +6,8 @@
 # through the API, runs the simulator with the arguments given, prints its
 # JSON summary and the server's resource use, and stops the server.
 # EVBILL_BIN runs a binary built before instead (to compare two builds);
-# SERVE_GOMEMLIMIT sets the server's soft memory limit alone; SERVER_LOG
+# SERVE_GOMEMLIMIT sets the server's soft memory limit alone; PPROF_ADDR and
+# SIM_PPROF_ADDR serve the server's and the simulator's profiles; SERVER_LOG
 # keeps the server's log at that path.
 #
 #   scripts/loadtest.sh --chargers 500 --samples-per-session 3 --chaos=false --duration 60s
@@ -33,7 +34,7 @@ api() { curl -sf -H "Authorization: Bearer $key" -H 'Content-Type: application/j
 site=$(api -d '{"name":"Load test","country":"NL","time_zone":"Europe/Amsterdam"}' "http://127.0.0.1:$port/api/v1/sites" | sed 's/^{"id":"\([^"]*\)".*/\1/')
 tariff=$(api -d @examples/tariff.json "http://127.0.0.1:$port/api/v1/tariffs" | sed 's/^{"id":"\([^"]*\)".*/\1/')
 api -d "{\"tariff_id\":\"$tariff\",\"site_id\":\"$site\"}" "http://127.0.0.1:$port/api/v1/tariff-assignments" >/dev/null
-"$work/evbill" simulate --url "ws://127.0.0.1:$port/ocpp" --api-key "$key" --site-id "$site" --json "$@" &
+EVBILL_PPROF_ADDR=${SIM_PPROF_ADDR:-} "$work/evbill" simulate --url "ws://127.0.0.1:$port/ocpp" --api-key "$key" --site-id "$site" --json "$@" &
 sim=$!
 peak=0
 cpu0=$(awk '{print $14+$15}' "/proc/$server/stat")

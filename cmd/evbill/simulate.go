@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
@@ -125,6 +126,13 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 		return invalid("--source-ips: %v", err)
 	}
 	cfg.SourceIPs = ips
+	if a := getenv("EVBILL_PPROF_ADDR"); a != "" {
+		// The simulator is half of every OCPP benchmark: its own CPU
+		// profile shows what the load generator costs the machine.
+		if err := servePprof(ctx, a, slog.New(slog.NewTextHandler(stderr, nil))); err != nil {
+			return err
+		}
+	}
 	if !*quiet {
 		cfg.Progress = stderr
 	}
