@@ -145,6 +145,32 @@ type SampleWrite struct {
 	// Context and Raw are read: the session is the write's, and the store
 	// numbers and dates them.
 	Signed []SignedValue
+	// Events go into the outbox, and Mark (when set) replaces the
+	// session's mark, in the same transaction, only when the write
+	// stored at least one reading or signed value: a retransmitted
+	// MeterValues announces nothing twice. They are a running session's
+	// session.updated and hold.nearly_exhausted, each event the
+	// write's tenant's.
+	Events []Event
+	Mark   *SessionMark
+}
+
+// SessionMark is what the outbox last told of a running session, kept
+// with the session so that the throttle of its session.updated events
+// and its one hold.nearly_exhausted hold across reconnects, restarts and
+// gateway nodes, not only in one process's memory. A session with no
+// mark stored has the zero SessionMark: nothing told since its start.
+type SessionMark struct {
+	// UpdatedAsOf is the time of the reading the last session.updated
+	// was as of; zero when none was sent.
+	UpdatedAsOf time.Time
+	// EnergyWh is the meter register then, an exact decimal in Wh.
+	EnergyWh string
+	// Charge is the running charge then, in minor units of the
+	// session's tariff currency.
+	Charge int64
+	// HoldWarned reports that hold.nearly_exhausted was sent.
+	HoldWarned bool
 }
 
 // SignedValue is a signed meter value a charger sent for a session: an
@@ -207,6 +233,10 @@ type SessionStore interface {
 	AddSamples(ctx context.Context, tenantID, sessionID string, samples []MeterSample) error
 	// Samples returns the session's readings ordered by time.
 	Samples(ctx context.Context, tenantID, sessionID string) ([]MeterSample, error)
+	// SessionMark returns the session's mark (see SampleWrite.Mark); the
+	// zero SessionMark when none was stored; ENOTFOUND when the tenant
+	// has no such session.
+	SessionMark(ctx context.Context, tenantID, sessionID string) (SessionMark, error)
 	// SignedValues returns the session's signed meter values in the order
 	// they were received, each Raw exactly as stored; ENOTFOUND when the
 	// tenant has no such session.

@@ -96,6 +96,25 @@ func checkSamples(sw *SampleWrite) error {
 			return Errorf(EINVALID, "sample %d: %s", i, err.Error())
 		}
 	}
+	for i, e := range sw.Events {
+		if e.TenantID != sw.TenantID {
+			return Errorf(EINVALID, "event %d: tenant %q is not the write's", i, e.TenantID)
+		}
+		if e.ID == "" || e.CreatedAt.IsZero() || len(e.Payload) == 0 {
+			return Errorf(EINVALID, "event %d: id, created_at and payload are required", i)
+		}
+		if err := CheckEventType(e.Type); err != nil {
+			return Errorf(EINVALID, "event %d: %s", i, err.Error())
+		}
+	}
+	if m := sw.Mark; m != nil {
+		if err := checkText("mark energy_wh", m.EnergyWh); err != nil {
+			return err
+		}
+		if m.Charge < 0 {
+			return Errorf(EINVALID, "mark charge cannot be negative")
+		}
+	}
 	for i, v := range sw.Signed {
 		if v.Time.IsZero() {
 			return Errorf(EINVALID, "signed value %d: time is required", i)

@@ -27,6 +27,8 @@ type Live struct {
 	Result    *tariff.Result // nil when no tariff applies
 	// Rate is the last priced line, the element and unit price in force.
 	Rate *tariff.Line
+	// parked: the pricing found idle parking, from a status or the meter.
+	parked bool
 }
 
 // Live returns the session's live view.
@@ -39,6 +41,14 @@ func (s *Service) Live(ctx context.Context, tenantID, sessionID string) (Live, e
 	if err != nil {
 		return Live{}, err
 	}
+	return s.liveOf(ctx, sess, samples)
+}
+
+// liveOf is the live view of sess with its readings samples, in time
+// order. When the engine cannot price them, it returns the error with the
+// view's figures but no cost.
+func (s *Service) liveOf(ctx context.Context, sess evbill.Session, samples []evbill.MeterSample) (Live, error) {
+	tenantID := sess.TenantID
 	start, err := money.ParseDecimal(sess.MeterStartWh)
 	if err != nil {
 		return Live{}, err
@@ -101,16 +111,18 @@ func (s *Service) Live(ctx context.Context, tenantID, sessionID string) (Live, e
 		at := l.AsOf
 		asOf.StoppedAt, asOf.MeterStopWh = &at, stopWh.String()
 	}
+	// A pricing error returns the figures without a cost: the readings
+	// are the charger's, and the caller may show them.
 	m, err := metered(&asOf, samples, loc)
 	if err != nil {
-		return Live{}, err
+		return l, err
 	}
 	m.HasMeterStop = !running
 	r, _, err := tf.PriceMetered(m, running)
 	if err != nil {
-		return Live{}, err
+		return l, err
 	}
-	l.Result, l.Currency = &r, tf.Currency.Code()
+	l.Result, l.Currency, l.parked = &r, tf.Currency.Code(), !m.ParkingStart.IsZero()
 	if n := len(r.Lines); n > 0 {
 		l.Rate = &r.Lines[n-1]
 	}

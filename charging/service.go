@@ -350,6 +350,9 @@ func (s *Service) StatusNotification(ctx context.Context, c *ocpp.Conn, req *ocp
 		if _, err := s.commit.do(ctx, evbill.SessionWrite{Update: sess}); err != nil {
 			return nil, err
 		}
+		// Its status may say parking began before readings already
+		// priced, or ended it: the next reading is priced afresh.
+		linkOf(c).reprice(sess.TransactionID)
 		s.broker.Publish(sess.TenantID, sess.ID)
 	}
 	return &ocpp.StatusNotificationConf{}, nil
@@ -496,17 +499,23 @@ func (s *Service) StartTransaction(ctx context.Context, c *ocpp.Conn, req *ocpp.
 	if refusal != "" {
 		info.Status = refusal // the charger stops
 	}
-	if known {
-		// The hold guard of this transaction's MeterValues needs no
-		// lookup of its payment.
-		l := linkOf(c)
-		h := l.holdOf(w.Start.TransactionID)
-		l.mu.Lock()
-		h.known, h.amount = true, hold
-		l.mu.Unlock()
-	}
 	l := linkOf(c)
 	l.remember(w.Start.TransactionID, w.Start.ID)
+	if w.Created && known && (hold == 0 || w.PaymentCreated) {
+		// What this transaction's MeterValues follow is known: they
+		// need not read it back (see watch).
+		var tf *tariff.Tariff
+		if priced {
+			tf = res.Tariff
+		}
+		paymentID := ""
+		if w.PaymentCreated {
+			paymentID = w.Payment.ID
+		}
+		if err := l.watchOf(w.Start.TransactionID).seed(w.Start, tf, hold, paymentID); err != nil {
+			return nil, err
+		}
+	}
 	if w.Created {
 		if err := s.endInterrupted(ctx, l, w.Start); err != nil {
 			// The new session is stored; the old ones stay open and flagged
@@ -654,14 +663,39 @@ func (s *Service) MeterValues(ctx context.Context, c *ocpp.Conn, req *ocpp.Meter
 		sessionID = sess.ID
 		l.remember(tx, sessionID)
 	}
-	switch err := s.addSamples(ctx, id.TenantID, sessionID, req.MeterValue); {
+	sw, err := readings(id.TenantID, sessionID, req.MeterValue)
+	if err != nil || sw == nil {
+		return &ocpp.MeterValuesConf{}, err
+	}
+	w := l.watchOf(tx)
+	var n *notice
+	if len(sw.Samples) > 0 {
+		if !w.loaded {
+			err = s.loadWatch(ctx, w, id.TenantID, sessionID)
+		}
+		if err == nil {
+			n, err = s.plan(ctx, w, sw.Samples)
+		}
+		switch {
+		case evbill.ErrorCode(err) == evbill.ENOTFOUND:
+			l.forget(tx)
+			return &ocpp.MeterValuesConf{}, nil
+		case err != nil:
+			return nil, err
+		}
+		sw.Events, sw.Mark = n.events, n.mark
+	}
+	switch _, err := s.commit.do(ctx, evbill.SessionWrite{Samples: sw}); {
 	case evbill.ErrorCode(err) == evbill.ECONFLICT:
 		l.forget(tx) // ended meanwhile (the reboot sweep): its readings are final
 	case err != nil:
 		return nil, err
 	default:
+		if n != nil {
+			w.committed(n)
+			s.guardHold(c, w, n, tx)
+		}
 		s.broker.Publish(id.TenantID, sessionID)
-		s.guardHold(ctx, c, l, id.TenantID, sessionID, tx)
 		s.showRunningCost(ctx, c, l, id.TenantID, sessionID, tx)
 	}
 	return &ocpp.MeterValuesConf{}, nil
@@ -674,9 +708,9 @@ func (s *Service) MeterValues(ctx context.Context, c *ocpp.Conn, req *ocpp.Meter
 // sweep) is found out when its readings are refused as final. A link
 // lives as long as its connection, so nothing outlives a reconnect.
 type link struct {
-	mu    sync.Mutex
-	open  map[int64]string // transaction ID → session ID
-	holds map[int64]*hold  // transaction ID → its card hold, once looked up (see guardHold)
+	mu      sync.Mutex
+	open    map[int64]string // transaction ID → session ID
+	watches map[int64]*watch // transaction ID → what its readings are followed by (see watch)
 
 	display displayState // what the charger's display was sent (see display.go)
 }
@@ -708,39 +742,49 @@ func (l *link) remember(tx int64, sessionID string) {
 func (l *link) forget(tx int64) {
 	l.mu.Lock()
 	delete(l.open, tx)
-	delete(l.holds, tx)
+	delete(l.watches, tx)
 	l.mu.Unlock()
 	l.display.forget(tx)
 }
 
 func (s *Service) addSamples(ctx context.Context, tenantID, sessionID string, values []ocpp.MeterValue) error {
+	sw, err := readings(tenantID, sessionID, values)
+	if err != nil || sw == nil {
+		return err
+	}
+	_, err = s.commit.do(ctx, evbill.SessionWrite{Samples: sw})
+	return err
+}
+
+// readings turns the MeterValues of a session into its write; nil when
+// they hold nothing to store.
+func readings(tenantID, sessionID string, values []ocpp.MeterValue) (*evbill.SampleWrite, error) {
 	if len(values) == 0 {
-		return nil
+		return nil, nil
 	}
 	samples := make([]evbill.MeterSample, 0, len(values))
 	var signed []evbill.SignedValue
 	for _, mv := range values {
-		readings := make([]Reading, len(mv.SampledValue))
+		rs := make([]Reading, len(mv.SampledValue))
 		for i, v := range mv.SampledValue {
-			readings[i] = Reading{Value: v.Value, Context: string(v.Context), Format: string(v.Format), Measurand: string(v.Measurand),
+			rs[i] = Reading{Value: v.Value, Context: string(v.Context), Format: string(v.Format), Measurand: string(v.Measurand),
 				Phase: string(v.Phase), Location: string(v.Location), Unit: string(v.Unit)}
 			if v.Format == ocpp.FormatSignedData && IsOCMF(v.Value) {
 				signed = append(signed, evbill.SignedValue{Time: mv.Timestamp.UTC(), Context: string(v.Context), Raw: v.Value})
 			}
 		}
-		sample, ok, err := Sample(sessionID, mv.Timestamp.UTC(), readings)
+		sample, ok, err := Sample(sessionID, mv.Timestamp.UTC(), rs)
 		if err != nil {
-			return ocpp.Errorf(ocpp.PropertyConstraintViolation, "%v", err)
+			return nil, ocpp.Errorf(ocpp.PropertyConstraintViolation, "%v", err)
 		}
 		if ok {
 			samples = append(samples, sample)
 		}
 	}
 	if len(samples) == 0 && len(signed) == 0 {
-		return nil
+		return nil, nil
 	}
-	_, err := s.commit.do(ctx, evbill.SessionWrite{Samples: &evbill.SampleWrite{TenantID: tenantID, SessionID: sessionID, Samples: samples, Signed: signed}})
-	return err
+	return &evbill.SampleWrite{TenantID: tenantID, SessionID: sessionID, Samples: samples, Signed: signed}, nil
 }
 
 // StopTransaction ends the session and stores its priced CDR with a

@@ -54,6 +54,7 @@ func TestStore(t *testing.T) {
 func TestSessionStore(t *testing.T) {
 	storetest.RunSessions(t, func(t *testing.T) storetest.FullStore { return open(t) })
 	storetest.RunSignedValues(t, func(t *testing.T) storetest.FullStore { return open(t) })
+	storetest.RunSessionMarks(t, func(t *testing.T) storetest.FullStore { return open(t) })
 }
 
 // TestSessionFlags runs the conformance suite of session flags against

@@ -176,7 +176,12 @@ func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionW
 			// exists (so its reference holds) and skips instants already
 			// stored: it has no failure of its own to undo. The write's
 			// Check has already refused values the columns would not take.
+			// Nor has a write with events: its statement stores nothing
+			// rather than an event whose ID is taken (AddSamplesMarked).
 			o.bare = true
+			if len(w.Samples.Events) > 0 {
+				events = true
+			}
 		case w.Update != nil:
 			o.update(w.Update, now)
 		default:
@@ -528,8 +533,13 @@ func startedSession(r db.StartSessionRow) evbill.Session {
 }
 
 // samples prepares a Samples write, with its signed values (see
-// signedValues) when it has any.
+// signedValues) when it has any, or, when it carries events or a mark,
+// all of it in one statement (see samplesMarked).
 func (o *op) samples(sw *evbill.SampleWrite, now time.Time) {
+	if len(sw.Events) > 0 || sw.Mark != nil {
+		o.samplesMarked(sw, now)
+		return
+	}
 	n := len(sw.Samples)
 	p := db.AddSamplesParams{
 		TenantID: sw.TenantID, SessionID: sw.SessionID,

@@ -152,14 +152,19 @@ func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionW
 		if w.Err != nil {
 			continue
 		}
-		if w.Samples != nil {
+		if w.Samples != nil && !announces(w.Samples) {
 			// Readings, the commonest write, need no savepoint: each
 			// INSERT goes only into an open session that exists and skips
 			// instants already stored, so none fails on its own, and one
 			// that inserts nothing changes nothing. An error that is not
 			// the write's own (I/O, a full disk) may have ended the
 			// transaction, and fails the batch. PostgreSQL's store does
-			// the same.
+			// the same. Readings that carry events or a mark take the
+			// savepoint below instead: an event whose ID is already used
+			// fails the write after its readings went in. A savepoint
+			// costs SQLite little, and the throttle of those events makes
+			// such writes few; PostgreSQL's store, where a savepoint is a
+			// subtransaction, checks the IDs in its statement instead.
 			fill, err := addSamples(ctx, q, w.Samples, now)
 			if err != nil && evbill.ErrorCode(err) == evbill.EINTERNAL {
 				return err
@@ -185,6 +190,8 @@ func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionW
 			if w.Err == nil && w.Payment != nil {
 				fill, w.Err = startPayment(ctx, q, w, id, fill, now)
 			}
+		case w.Samples != nil:
+			fill, w.Err = addSamples(ctx, q, w.Samples, now)
 		case w.Update != nil:
 			fill, w.Err = updateSession(ctx, q, w.Update, now)
 		default:
@@ -322,6 +329,11 @@ func addSamples(ctx context.Context, q *db.Queries, sw *evbill.SampleWrite, now 
 		inserted += n
 	}
 	if inserted > 0 {
+		if announces(sw) {
+			if err := announce(ctx, q, sw); err != nil {
+				return nil, err
+			}
+		}
 		return noFill, nil
 	}
 	// Nothing went in: every reading and signed value was a

@@ -238,6 +238,15 @@ type Session struct {
 	UpdatedAt        time.Time
 }
 
+type SessionMark struct {
+	TenantID    string
+	SessionID   string
+	UpdatedAsOf *time.Time
+	EnergyWh    string
+	Charge      int64
+	HoldWarned  bool
+}
+
 type SignedMeterValue struct {
 	TenantID  string
 	SessionID string

@@ -354,6 +354,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.sessionByTransactionStmt, err = db.PrepareContext(ctx, sessionByTransaction); err != nil {
 		return nil, fmt.Errorf("error preparing query SessionByTransaction: %w", err)
 	}
+	if q.sessionMarkStmt, err = db.PrepareContext(ctx, sessionMark); err != nil {
+		return nil, fmt.Errorf("error preparing query SessionMark: %w", err)
+	}
 	if q.sessionStateStmt, err = db.PrepareContext(ctx, sessionState); err != nil {
 		return nil, fmt.Errorf("error preparing query SessionState: %w", err)
 	}
@@ -464,6 +467,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.updateWebhookEndpointStmt, err = db.PrepareContext(ctx, updateWebhookEndpoint); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateWebhookEndpoint: %w", err)
+	}
+	if q.upsertSessionMarkStmt, err = db.PrepareContext(ctx, upsertSessionMark); err != nil {
+		return nil, fmt.Errorf("error preparing query UpsertSessionMark: %w", err)
 	}
 	if q.webhookAttemptsStmt, err = db.PrepareContext(ctx, webhookAttempts); err != nil {
 		return nil, fmt.Errorf("error preparing query WebhookAttempts: %w", err)
@@ -1032,6 +1038,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing sessionByTransactionStmt: %w", cerr)
 		}
 	}
+	if q.sessionMarkStmt != nil {
+		if cerr := q.sessionMarkStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing sessionMarkStmt: %w", cerr)
+		}
+	}
 	if q.sessionStateStmt != nil {
 		if cerr := q.sessionStateStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing sessionStateStmt: %w", cerr)
@@ -1217,6 +1228,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing updateWebhookEndpointStmt: %w", cerr)
 		}
 	}
+	if q.upsertSessionMarkStmt != nil {
+		if cerr := q.upsertSessionMarkStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing upsertSessionMarkStmt: %w", cerr)
+		}
+	}
 	if q.webhookAttemptsStmt != nil {
 		if cerr := q.webhookAttemptsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing webhookAttemptsStmt: %w", cerr)
@@ -1386,6 +1402,7 @@ type Queries struct {
 	sessionStmt                    *sql.Stmt
 	sessionByRetransmissionKeyStmt *sql.Stmt
 	sessionByTransactionStmt       *sql.Stmt
+	sessionMarkStmt                *sql.Stmt
 	sessionStateStmt               *sql.Stmt
 	setAutoRegisterSiteStmt        *sql.Stmt
 	setPaymentMethodStmt           *sql.Stmt
@@ -1423,6 +1440,7 @@ type Queries struct {
 	updateStationStmt              *sql.Stmt
 	updateTokenStmt                *sql.Stmt
 	updateWebhookEndpointStmt      *sql.Stmt
+	upsertSessionMarkStmt          *sql.Stmt
 	webhookAttemptsStmt            *sql.Stmt
 	webhookCursorStmt              *sql.Stmt
 	webhookDeliveryStmt            *sql.Stmt
@@ -1543,6 +1561,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		sessionStmt:                    q.sessionStmt,
 		sessionByRetransmissionKeyStmt: q.sessionByRetransmissionKeyStmt,
 		sessionByTransactionStmt:       q.sessionByTransactionStmt,
+		sessionMarkStmt:                q.sessionMarkStmt,
 		sessionStateStmt:               q.sessionStateStmt,
 		setAutoRegisterSiteStmt:        q.setAutoRegisterSiteStmt,
 		setPaymentMethodStmt:           q.setPaymentMethodStmt,
@@ -1580,6 +1599,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		updateStationStmt:              q.updateStationStmt,
 		updateTokenStmt:                q.updateTokenStmt,
 		updateWebhookEndpointStmt:      q.updateWebhookEndpointStmt,
+		upsertSessionMarkStmt:          q.upsertSessionMarkStmt,
 		webhookAttemptsStmt:            q.webhookAttemptsStmt,
 		webhookCursorStmt:              q.webhookCursorStmt,
 		webhookDeliveryStmt:            q.webhookDeliveryStmt,

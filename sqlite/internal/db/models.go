@@ -238,6 +238,14 @@ type Session struct {
 	Seq              int64
 }
 
+type SessionMark struct {
+	SessionSeq  int64
+	UpdatedAsOf sql.NullInt64
+	EnergyWh    string
+	Charge      int64
+	HoldWarned  int64
+}
+
 type SignedMeterValue struct {
 	TenantID  string
 	SessionID string
