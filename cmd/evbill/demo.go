@@ -19,6 +19,7 @@ import (
 	"github.com/evbill/evbill/examples"
 	"github.com/evbill/evbill/sim"
 	"github.com/evbill/evbill/sqlite"
+	"github.com/evbill/evbill/webhook"
 )
 
 // Demo records: found by these names on a later start, so a demo database
@@ -94,7 +95,9 @@ Sessions are priced as they end; each CDR is printed below. Ctrl-C stops.
 		ln.Close()
 		return err
 	}
-	return serve(ctx, store, "sqlite "+path, ln, log, gws, nil, ready)
+	// The demo runs on the user's own machine: its webhooks may go to a
+	// receiver there.
+	return serve(ctx, store, "sqlite "+path, ln, log, gws, serveOptions{ready: ready, webhookClient: webhook.NewClient()})
 }
 
 // demoWorld is what the demo made, or found from an earlier start.

@@ -81,7 +81,7 @@ func startNode(t testing.TB, stations int) *node {
 	n.stop, n.done = stop, make(chan error, 1)
 	ready := make(chan struct{})
 	go func() {
-		n.done <- serve(runCtx, st, "test", ln, slog.New(slog.DiscardHandler), map[string]evbill.Gateway{}, nil, func() { close(ready) })
+		n.done <- serve(runCtx, st, "test", ln, slog.New(slog.DiscardHandler), map[string]evbill.Gateway{}, serveOptions{ready: func() { close(ready) }})
 	}()
 	<-ready
 	t.Cleanup(func() {

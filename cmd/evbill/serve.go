@@ -26,6 +26,7 @@ import (
 	"github.com/evbill/evbill/pricing"
 	"github.com/evbill/evbill/sqlite"
 	"github.com/evbill/evbill/web"
+	"github.com/evbill/evbill/webhook"
 )
 
 // storeFlags are the database settings every command that opens the
@@ -131,7 +132,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ln.Close()
 		return err
 	}
-	return serve(ctx, store, where, ln, log, gws, paySecret, nil)
+	// Tenants name their own webhook endpoints: by default only the
+	// internet is reachable, never this machine or its network.
+	hooks := webhook.NewPublicClient()
+	switch v := getenv("EVBILL_WEBHOOK_ALLOW_PRIVATE"); v {
+	case "", "0", "false":
+	case "1", "true":
+		hooks = webhook.NewClient()
+	default:
+		ln.Close()
+		return evbill.Errorf(evbill.EINVALID, "EVBILL_WEBHOOK_ALLOW_PRIVATE must be 1 or 0, not %q", v)
+	}
+	return serve(ctx, store, where, ln, log, gws, serveOptions{paySecret: paySecret, webhookClient: hooks})
 }
 
 // servePprof serves the Go profiler on its own listener, for measuring a
@@ -157,12 +169,22 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
 	return nil
 }
 
+// serveOptions are serve's settings that have defaults.
+type serveOptions struct {
+	// paySecret signs the pay page's forms and the live pages' links;
+	// nil: a random one, for one instance.
+	paySecret []byte
+	// ready, when set, is called once the server accepts connections
+	// (the demo starts its chargers then).
+	ready func()
+	// webhookClient posts the webhooks; nil: webhook.NewPublicClient.
+	webhookClient *http.Client
+}
+
 // serve runs the API, the OCPP central system, the pay page and the
-// live pages on ln until ctx ends, then shuts down gracefully. paySecret
-// signs the pay page's forms and the live pages' links (nil: a random
-// one, for one instance). ready, when set, is called once the server
-// accepts connections (the demo starts its chargers then).
-func serve(ctx context.Context, store migrator, where string, ln net.Listener, log *slog.Logger, gws map[string]evbill.Gateway, paySecret []byte, ready func()) error {
+// live pages on ln until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, store migrator, where string, ln net.Listener, log *slog.Logger, gws map[string]evbill.Gateway, opts serveOptions) error {
+	paySecret, ready := opts.paySecret, opts.ready
 	// One resolver for the API, the chargers and the pay page, so an
 	// operator's change to a tariff reaches the next StartTransaction and
 	// the next guest at once.
@@ -184,7 +206,11 @@ func serve(ctx context.Context, store migrator, where string, ln net.Listener, l
 	}
 	pay := &payment.Worker{Store: store, Gateways: gws, Log: log, Metrics: payMetrics, WalletMinimum: charging.DefaultWalletMinimum}
 	go pay.Run(sweepCtx, time.Second)
-	if err := startWebhooks(sweepCtx, store, reg, log); err != nil { // cmd/evbill/webhooks.go
+	hooks := opts.webhookClient
+	if hooks == nil {
+		hooks = webhook.NewPublicClient()
+	}
+	if err := startWebhooks(sweepCtx, store, reg, log, hooks); err != nil { // cmd/evbill/webhooks.go
 		ln.Close()
 		return err
 	}
