@@ -55,6 +55,7 @@ Usage:
   evbill price --tariff TARIFF.json --cdr CDR.json [--timezone ZONE] [--explain]
   evbill price --tariff TARIFF.json --batch [--timezone ZONE] < cdrs.ndjson > priced.ndjson
   evbill simulate --url ws://127.0.0.1:8080/ocpp --chargers N [--api-key evb_…] [--duration 10m] [--json]
+  evbill forecast --input history.csv [--horizon 365] [--backtest] [--holidays holidays.txt]
   evbill version
 
 EVBILL_DATABASE_URL=postgres://… makes serve, migrate and apikey use PostgreSQL
@@ -83,6 +84,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runDemo(ctx, rest, getenv, stdout, stderr)
 	case "simulate":
 		return runSimulate(ctx, rest, getenv, stdout, stderr)
+	case "forecast":
+		return runForecast(ctx, rest, stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "evbill", version)
 		return nil
