@@ -174,6 +174,8 @@ func New(cfg Config) (http.Handler, error) {
 	s.registerRefunds()
 	s.registerWallets()
 	s.registerWebhooks()
+	s.registerReports()
+	s.registerWhatIf()
 	return s, nil
 }
 

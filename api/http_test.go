@@ -302,6 +302,8 @@ func TestOpenAPI(t *testing.T) {
 		"/api/v1/webhook-endpoints": {"get", "post"}, "/api/v1/webhook-endpoints/{id}": {"get", "patch", "delete"},
 		"/api/v1/webhook-endpoints/{id}/rotate-secret": {"post"}, "/api/v1/webhook-endpoints/{id}/deliveries": {"get"},
 		"/api/v1/webhook-deliveries/{id}": {"get"}, "/api/v1/webhook-deliveries/{id}/replay": {"post"},
+		"/api/v1/reports/revenue": {"get"}, "/api/v1/reports/utilization": {"get"}, "/api/v1/reports/saturation": {"get"},
+		"/api/v1/whatif": {"post"},
 	}
 	for path, methods := range want {
 		for _, m := range methods {

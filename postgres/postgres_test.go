@@ -55,6 +55,20 @@ func TestSessionStore(t *testing.T) {
 	storetest.RunSessions(t, func(t *testing.T) storetest.FullStore { return open(t) })
 	storetest.RunSignedValues(t, func(t *testing.T) storetest.FullStore { return open(t) })
 	storetest.RunSessionMarks(t, func(t *testing.T) storetest.FullStore { return open(t) })
+	storetest.RunWhatIf(t, func(t *testing.T) storetest.WhatIfFullStore { return open(t) })
+}
+
+// TestUserStore runs the conformance suite of the dashboard's users, login
+// sessions and reads against the database named by
+// EVBILL_TEST_POSTGRES_URL.
+func TestUserStore(t *testing.T) {
+	storetest.RunUsers(t, func(t *testing.T) storetest.UserFullStore { return open(t) })
+}
+
+// TestRollupStore runs the conformance suite of rollups, each test in a
+// schema of its own: its payments are any payment worker's to take.
+func TestRollupStore(t *testing.T) {
+	storetest.RunRollups(t, func(t *testing.T) storetest.RollupFullStore { return storetest.OpenPostgresSchema(t).(*postgres.Store) })
 }
 
 // TestSessionFlags runs the conformance suite of session flags against

@@ -146,6 +146,9 @@ type op struct {
 	// per-backend cache of subtransaction IDs, after which visibility
 	// checks must look further; readings are most of a batch's writes.
 	bare bool
+	// endedEvent is an End write's session.ended event ID: its rollup
+	// statement adds only when that event was stored (sessionRollups).
+	endedEvent string
 }
 
 func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionWrite) error {
@@ -155,6 +158,12 @@ func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionW
 		startTenants []string
 		events       bool
 	)
+	// The sites and zones of the ends' stations, for their rollups: from
+	// memory, or one query for the stations it misses.
+	places, err := s.rollupPlaces(ctx, writes)
+	if err != nil {
+		return err
+	}
 	for i := range writes {
 		w := &writes[i]
 		if w.Err = w.Check(); w.Err != nil {
@@ -187,6 +196,7 @@ func (s *Store) applySessionWrites(ctx context.Context, writes []evbill.SessionW
 		default:
 			events = true // session.ended at least
 			o.end(w.End, now)
+			o.sessionRollups(w.End, places)
 		}
 		ops = append(ops, o)
 	}
@@ -639,6 +649,7 @@ func (o *op) end(e *evbill.EndWrite, now time.Time) {
 	p.EventIds = append([]string{evbill.NewID(evbill.PrefixEvent)}, p.EventIds...)
 	p.EventTypes = append([]string{evbill.EventSessionEnded}, p.EventTypes...)
 	p.EventPayloads = append([][]byte{evbill.SessionEventPayload(ended)}, p.EventPayloads...)
+	o.endedEvent = p.EventIds[0]
 	o.capture(func(q *db.Queries) error {
 		_, err := q.EndSession(context.Background(), p)
 		return err
@@ -655,6 +666,9 @@ func (o *op) end(e *evbill.EndWrite, now time.Time) {
 		}
 		stored = session(db.Session(r))
 		return nil
+	}
+	if e.CDR != nil {
+		o.cdrPeriods(&c, normalize(s.StartedAt))
 	}
 	o.fail = func(err error) error {
 		return writeErr("end session", err, []unique{

@@ -110,6 +110,11 @@ func (s *Store) CompleteRefund(ctx context.Context, r *evbill.Refund, entry *evb
 			if err := transition(ctx, q, &p, from, "refund "+r.ID, entry); err != nil {
 				return err
 			}
+			// Counted in the rollups in the transaction that posts it, at
+			// the net the entry gave back.
+			if err := addRefundRollups(ctx, q, row.TenantID, row.CdrID, at, row.Amount, evbill.RefundNet(entry)); err != nil {
+				return err
+			}
 		}
 		*r = refund(row)
 		return nil

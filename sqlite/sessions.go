@@ -401,7 +401,19 @@ func endSession(ctx context.Context, q *db.Queries, e *evbill.EndWrite, now time
 				{columns: "cdrs.tenant_id, cdrs.id", field: "CDR id", value: c.ID},
 			}, nil)
 		}
+		if err := insertCDRPeriods(ctx, q, &c, fromMicros(r.StartedAt)); err != nil {
+			return nil, err
+		}
 		c.Document, c.Breakdown = bytesOrNil(c.Document), bytesOrNil(c.Breakdown)
+	}
+	// The rollups take the session as stored, with its CDR, in this
+	// write's savepoint: a report never sees a CDR it does not count.
+	var rc *evbill.CDR
+	if e.CDR != nil {
+		rc = &c
+	}
+	if err := addSessionRollups(ctx, q, s, session(r), rc); err != nil {
+		return nil, err
 	}
 	events := make([]evbill.Event, len(e.Events))
 	for i, ev := range e.Events {

@@ -39,6 +39,19 @@ func TestSessionStore(t *testing.T) {
 	storetest.RunSessions(t, func(t *testing.T) storetest.FullStore { return open(t) })
 	storetest.RunSignedValues(t, func(t *testing.T) storetest.FullStore { return open(t) })
 	storetest.RunSessionMarks(t, func(t *testing.T) storetest.FullStore { return open(t) })
+	storetest.RunWhatIf(t, func(t *testing.T) storetest.WhatIfFullStore { return open(t) })
+}
+
+// TestUserStore runs the conformance suite of the dashboard's users, login
+// sessions and reads against a fresh SQLite file per test.
+func TestUserStore(t *testing.T) {
+	storetest.RunUsers(t, func(t *testing.T) storetest.UserFullStore { return open(t) })
+}
+
+// TestRollupStore runs the conformance suite of rollups against a fresh
+// SQLite file per test.
+func TestRollupStore(t *testing.T) {
+	storetest.RunRollups(t, func(t *testing.T) storetest.RollupFullStore { return open(t) })
 }
 
 // TestSessionFlags runs the conformance suite of session flags against

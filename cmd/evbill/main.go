@@ -52,13 +52,17 @@ Usage:
   evbill serve [--addr 127.0.0.1:8080] [--data ./evbill-data]
   evbill migrate [--data ./evbill-data]
   evbill apikey create --tenant NAME --role admin|operator|finance|readonly [--data ./evbill-data]
+  evbill user create --email EMAIL --role admin|operator|finance|readonly [--tenant NAME] < password
+  evbill user password --email EMAIL < password           a dashboard user, and a new password
   evbill price --tariff TARIFF.json --cdr CDR.json [--timezone ZONE] [--explain]
   evbill price --tariff TARIFF.json --batch [--timezone ZONE] < cdrs.ndjson > priced.ndjson
   evbill simulate --url ws://127.0.0.1:8080/ocpp --chargers N [--api-key evb_…] [--duration 10m] [--json]
+  evbill whatif --tenant NAME --tariff CANDIDATE.json --from WHEN --to WHEN [--site ID] [--json]
   evbill forecast --input history.csv [--horizon 365] [--backtest] [--holidays holidays.txt]
+  evbill rollups rebuild [--tenant NAME|ID] [--data ./evbill-data]   recompute the reports' rollups
   evbill version
 
-EVBILL_DATABASE_URL=postgres://… makes serve, migrate and apikey use PostgreSQL
+EVBILL_DATABASE_URL=postgres://… makes serve, migrate, apikey and user use PostgreSQL
 instead of SQLite in the data directory.
 
 Run "evbill COMMAND -h" for the flags of a command.
@@ -78,14 +82,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "apikey":
 		return runAPIKey(ctx, rest, getenv, stdout, stderr)
+	case "user":
+		return runUser(ctx, rest, getenv, stdin, stdout, stderr)
 	case "price":
 		return runPrice(ctx, rest, getenv, stdin, stdout, stderr)
 	case "demo":
 		return runDemo(ctx, rest, getenv, stdout, stderr)
 	case "simulate":
 		return runSimulate(ctx, rest, getenv, stdout, stderr)
+	case "whatif":
+		return runWhatIf(ctx, rest, getenv, stdin, stdout, stderr)
 	case "forecast":
 		return runForecast(ctx, rest, stdin, stdout, stderr)
+	case "rollups":
+		return runRollups(ctx, rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "evbill", version)
 		return nil

@@ -20,6 +20,7 @@ import (
 	"github.com/evbill/evbill/api"
 	"github.com/evbill/evbill/auth"
 	"github.com/evbill/evbill/charging"
+	"github.com/evbill/evbill/dashboard"
 	"github.com/evbill/evbill/ocpp"
 	"github.com/evbill/evbill/payment"
 	"github.com/evbill/evbill/postgres"
@@ -46,6 +47,7 @@ type migrator interface {
 	evbill.SessionStore
 	evbill.LedgerStore
 	evbill.PaymentStore
+	evbill.DashboardStore
 	MigrationVersion(ctx context.Context) (int64, error)
 }
 
@@ -259,6 +261,20 @@ func serve(ctx context.Context, store migrator, where string, ln net.Listener, l
 	mux.Handle("/pay/", pages)
 	mux.Handle("/s/", pages)
 	mux.Handle("/r/", pages)
+	// The operators' dashboard: its pages by their exact patterns ("/"
+	// itself is GET /{$}), so everything else still reaches the API.
+	dash, err := dashboard.New(dashboard.Config{Store: store, Charging: charge, Chargers: central, Resolver: resolver,
+		LivePath: pages.LivePath,
+		// The itemized receipt's path has the live page's token.
+		ReceiptPath: func(tenantID, sessionID string) string {
+			return "/r/" + strings.TrimPrefix(pages.LivePath(tenantID, sessionID), "/s/")
+		},
+		Logger: log})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	dash.Mount(mux)
 	mux.Handle("/", handler)
 	srv := &http.Server{
 		Handler:           mux,

@@ -31,6 +31,17 @@ type Cdr struct {
 	CreatedAt    time.Time
 }
 
+type CdrPeriod struct {
+	TenantID  string
+	StartedAt time.Time
+	SessionID string
+	CdrID     string
+	SiteID    string
+	StationID string
+	TariffID  *string
+	Record    []byte
+}
+
 type Connector struct {
 	TenantID        string
 	ID              string
@@ -214,6 +225,33 @@ type Refund struct {
 	UpdatedAt     time.Time
 }
 
+type Rollup struct {
+	TenantID        string
+	Level           int16
+	SiteID          string
+	Bucket          int64
+	StationID       string
+	ConnectorNumber int32
+	Currency        string
+	TariffID        string
+	PaymentMethod   string
+	Sessions        int64
+	EnergyMwh       int64
+	ChargingUs      int64
+	IdleUs          int64
+	RevenueExclVat  int64
+	RevenueInclVat  int64
+	Refunds         int64
+	RefundedExclVat int64
+	RefundedInclVat int64
+}
+
+type RollupPaymentMethod struct {
+	TenantID      string
+	SessionID     *string
+	PaymentMethod string
+}
+
 type Session struct {
 	TenantID         string
 	ID               string
@@ -341,6 +379,25 @@ type Token struct {
 type TransactionCounter struct {
 	TenantID          string
 	NextTransactionID int64
+}
+
+type User struct {
+	TenantID     string
+	ID           string
+	Email        string
+	Role         string
+	PasswordHash []byte
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+type UserSession struct {
+	TenantID  string
+	ID        string
+	UserID    string
+	TokenHash []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 type WebhookAttempt struct {

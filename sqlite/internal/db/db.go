@@ -33,6 +33,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.adHocPaymentByIDTagStmt, err = db.PrepareContext(ctx, adHocPaymentByIDTag); err != nil {
 		return nil, fmt.Errorf("error preparing query AdHocPaymentByIDTag: %w", err)
 	}
+	if q.addRollupStmt, err = db.PrepareContext(ctx, addRollup); err != nil {
+		return nil, fmt.Errorf("error preparing query AddRollup: %w", err)
+	}
 	if q.assignmentStmt, err = db.PrepareContext(ctx, assignment); err != nil {
 		return nil, fmt.Errorf("error preparing query Assignment: %w", err)
 	}
@@ -41,6 +44,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.autoRegisterTenantsStmt, err = db.PrepareContext(ctx, autoRegisterTenants); err != nil {
 		return nil, fmt.Errorf("error preparing query AutoRegisterTenants: %w", err)
+	}
+	if q.billedBetweenStmt, err = db.PrepareContext(ctx, billedBetween); err != nil {
+		return nil, fmt.Errorf("error preparing query BilledBetween: %w", err)
 	}
 	if q.cDRStmt, err = db.PrepareContext(ctx, cDR); err != nil {
 		return nil, fmt.Errorf("error preparing query CDR: %w", err)
@@ -69,8 +75,14 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.connectorExistsStmt, err = db.PrepareContext(ctx, connectorExists); err != nil {
 		return nil, fmt.Errorf("error preparing query ConnectorExists: %w", err)
 	}
+	if q.countRollupsStmt, err = db.PrepareContext(ctx, countRollups); err != nil {
+		return nil, fmt.Errorf("error preparing query CountRollups: %w", err)
+	}
 	if q.countTenantsStmt, err = db.PrepareContext(ctx, countTenants); err != nil {
 		return nil, fmt.Errorf("error preparing query CountTenants: %w", err)
+	}
+	if q.countWhatIfCDRsStmt, err = db.PrepareContext(ctx, countWhatIfCDRs); err != nil {
+		return nil, fmt.Errorf("error preparing query CountWhatIfCDRs: %w", err)
 	}
 	if q.createAPIKeyStmt, err = db.PrepareContext(ctx, createAPIKey); err != nil {
 		return nil, fmt.Errorf("error preparing query CreateAPIKey: %w", err)
@@ -102,8 +114,26 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.createTokenStmt, err = db.PrepareContext(ctx, createToken); err != nil {
 		return nil, fmt.Errorf("error preparing query CreateToken: %w", err)
 	}
+	if q.createUserStmt, err = db.PrepareContext(ctx, createUser); err != nil {
+		return nil, fmt.Errorf("error preparing query CreateUser: %w", err)
+	}
+	if q.createUserSessionStmt, err = db.PrepareContext(ctx, createUserSession); err != nil {
+		return nil, fmt.Errorf("error preparing query CreateUserSession: %w", err)
+	}
 	if q.deleteAssignmentStmt, err = db.PrepareContext(ctx, deleteAssignment); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteAssignment: %w", err)
+	}
+	if q.deleteExpiredUserSessionsStmt, err = db.PrepareContext(ctx, deleteExpiredUserSessions); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteExpiredUserSessions: %w", err)
+	}
+	if q.deleteRollupsStmt, err = db.PrepareContext(ctx, deleteRollups); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteRollups: %w", err)
+	}
+	if q.deleteSessionsOfUserStmt, err = db.PrepareContext(ctx, deleteSessionsOfUser); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteSessionsOfUser: %w", err)
+	}
+	if q.deleteUserSessionStmt, err = db.PrepareContext(ctx, deleteUserSession); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteUserSession: %w", err)
 	}
 	if q.deleteWebhookEndpointStmt, err = db.PrepareContext(ctx, deleteWebhookEndpoint); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteWebhookEndpoint: %w", err)
@@ -149,6 +179,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.insertCDRStmt, err = db.PrepareContext(ctx, insertCDR); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertCDR: %w", err)
+	}
+	if q.insertCDRPeriodsStmt, err = db.PrepareContext(ctx, insertCDRPeriods); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertCDRPeriods: %w", err)
 	}
 	if q.insertEventStmt, err = db.PrepareContext(ctx, insertEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertEvent: %w", err)
@@ -267,6 +300,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listTokensStmt, err = db.PrepareContext(ctx, listTokens); err != nil {
 		return nil, fmt.Errorf("error preparing query ListTokens: %w", err)
 	}
+	if q.listUsersStmt, err = db.PrepareContext(ctx, listUsers); err != nil {
+		return nil, fmt.Errorf("error preparing query ListUsers: %w", err)
+	}
 	if q.listWebhookDeliveriesStmt, err = db.PrepareContext(ctx, listWebhookDeliveries); err != nil {
 		return nil, fmt.Errorf("error preparing query ListWebhookDeliveries: %w", err)
 	}
@@ -281,6 +317,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.nextTransactionIDStmt, err = db.PrepareContext(ctx, nextTransactionID); err != nil {
 		return nil, fmt.Errorf("error preparing query NextTransactionID: %w", err)
+	}
+	if q.openSessionCountStmt, err = db.PrepareContext(ctx, openSessionCount); err != nil {
+		return nil, fmt.Errorf("error preparing query OpenSessionCount: %w", err)
+	}
+	if q.openSessionListStmt, err = db.PrepareContext(ctx, openSessionList); err != nil {
+		return nil, fmt.Errorf("error preparing query OpenSessionList: %w", err)
 	}
 	if q.openSessionsStmt, err = db.PrepareContext(ctx, openSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query OpenSessions: %w", err)
@@ -312,6 +354,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.receiptEmailCursorStmt, err = db.PrepareContext(ctx, receiptEmailCursor); err != nil {
 		return nil, fmt.Errorf("error preparing query ReceiptEmailCursor: %w", err)
 	}
+	if q.recentSessionsStmt, err = db.PrepareContext(ctx, recentSessions); err != nil {
+		return nil, fmt.Errorf("error preparing query RecentSessions: %w", err)
+	}
 	if q.recordReceiptEmailStmt, err = db.PrepareContext(ctx, recordReceiptEmail); err != nil {
 		return nil, fmt.Errorf("error preparing query RecordReceiptEmail: %w", err)
 	}
@@ -338,6 +383,30 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.retryRefundStmt, err = db.PrepareContext(ctx, retryRefund); err != nil {
 		return nil, fmt.Errorf("error preparing query RetryRefund: %w", err)
+	}
+	if q.rollupBusyHoursStmt, err = db.PrepareContext(ctx, rollupBusyHours); err != nil {
+		return nil, fmt.Errorf("error preparing query RollupBusyHours: %w", err)
+	}
+	if q.rollupConnectorsStmt, err = db.PrepareContext(ctx, rollupConnectors); err != nil {
+		return nil, fmt.Errorf("error preparing query RollupConnectors: %w", err)
+	}
+	if q.rollupEndedSessionsStmt, err = db.PrepareContext(ctx, rollupEndedSessions); err != nil {
+		return nil, fmt.Errorf("error preparing query RollupEndedSessions: %w", err)
+	}
+	if q.rollupPlaceStmt, err = db.PrepareContext(ctx, rollupPlace); err != nil {
+		return nil, fmt.Errorf("error preparing query RollupPlace: %w", err)
+	}
+	if q.rollupRefundPlaceStmt, err = db.PrepareContext(ctx, rollupRefundPlace); err != nil {
+		return nil, fmt.Errorf("error preparing query RollupRefundPlace: %w", err)
+	}
+	if q.rollupSucceededRefundsStmt, err = db.PrepareContext(ctx, rollupSucceededRefunds); err != nil {
+		return nil, fmt.Errorf("error preparing query RollupSucceededRefunds: %w", err)
+	}
+	if q.rollupSumsStmt, err = db.PrepareContext(ctx, rollupSums); err != nil {
+		return nil, fmt.Errorf("error preparing query RollupSums: %w", err)
+	}
+	if q.rollupTenantsStmt, err = db.PrepareContext(ctx, rollupTenants); err != nil {
+		return nil, fmt.Errorf("error preparing query RollupTenants: %w", err)
 	}
 	if q.samplesStmt, err = db.PrepareContext(ctx, samples); err != nil {
 		return nil, fmt.Errorf("error preparing query Samples: %w", err)
@@ -372,6 +441,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.setTenantPaymentsStmt, err = db.PrepareContext(ctx, setTenantPayments); err != nil {
 		return nil, fmt.Errorf("error preparing query SetTenantPayments: %w", err)
 	}
+	if q.setUserPasswordStmt, err = db.PrepareContext(ctx, setUserPassword); err != nil {
+		return nil, fmt.Errorf("error preparing query SetUserPassword: %w", err)
+	}
 	if q.settleablePaymentsStmt, err = db.PrepareContext(ctx, settleablePayments); err != nil {
 		return nil, fmt.Errorf("error preparing query SettleablePayments: %w", err)
 	}
@@ -383,6 +455,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.siteExistsStmt, err = db.PrepareContext(ctx, siteExists); err != nil {
 		return nil, fmt.Errorf("error preparing query SiteExists: %w", err)
+	}
+	if q.siteTimeZonesStmt, err = db.PrepareContext(ctx, siteTimeZones); err != nil {
+		return nil, fmt.Errorf("error preparing query SiteTimeZones: %w", err)
 	}
 	if q.staleOpenSessionsStmt, err = db.PrepareContext(ctx, staleOpenSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query StaleOpenSessions: %w", err)
@@ -425,6 +500,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.tenantExistsStmt, err = db.PrepareContext(ctx, tenantExists); err != nil {
 		return nil, fmt.Errorf("error preparing query TenantExists: %w", err)
+	}
+	if q.tenantRollupsStmt, err = db.PrepareContext(ctx, tenantRollups); err != nil {
+		return nil, fmt.Errorf("error preparing query TenantRollups: %w", err)
 	}
 	if q.tokenStmt, err = db.PrepareContext(ctx, token); err != nil {
 		return nil, fmt.Errorf("error preparing query Token: %w", err)
@@ -471,6 +549,18 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.upsertSessionMarkStmt, err = db.PrepareContext(ctx, upsertSessionMark); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertSessionMark: %w", err)
 	}
+	if q.userStmt, err = db.PrepareContext(ctx, user); err != nil {
+		return nil, fmt.Errorf("error preparing query User: %w", err)
+	}
+	if q.userByEmailStmt, err = db.PrepareContext(ctx, userByEmail); err != nil {
+		return nil, fmt.Errorf("error preparing query UserByEmail: %w", err)
+	}
+	if q.userExistsStmt, err = db.PrepareContext(ctx, userExists); err != nil {
+		return nil, fmt.Errorf("error preparing query UserExists: %w", err)
+	}
+	if q.userSessionByHashStmt, err = db.PrepareContext(ctx, userSessionByHash); err != nil {
+		return nil, fmt.Errorf("error preparing query UserSessionByHash: %w", err)
+	}
 	if q.webhookAttemptsStmt, err = db.PrepareContext(ctx, webhookAttempts); err != nil {
 		return nil, fmt.Errorf("error preparing query WebhookAttempts: %w", err)
 	}
@@ -482,6 +572,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.webhookEndpointStmt, err = db.PrepareContext(ctx, webhookEndpoint); err != nil {
 		return nil, fmt.Errorf("error preparing query WebhookEndpoint: %w", err)
+	}
+	if q.whatIfCDRsStmt, err = db.PrepareContext(ctx, whatIfCDRs); err != nil {
+		return nil, fmt.Errorf("error preparing query WhatIfCDRs: %w", err)
 	}
 	return &q, nil
 }
@@ -503,6 +596,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing adHocPaymentByIDTagStmt: %w", cerr)
 		}
 	}
+	if q.addRollupStmt != nil {
+		if cerr := q.addRollupStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing addRollupStmt: %w", cerr)
+		}
+	}
 	if q.assignmentStmt != nil {
 		if cerr := q.assignmentStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing assignmentStmt: %w", cerr)
@@ -516,6 +614,11 @@ func (q *Queries) Close() error {
 	if q.autoRegisterTenantsStmt != nil {
 		if cerr := q.autoRegisterTenantsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing autoRegisterTenantsStmt: %w", cerr)
+		}
+	}
+	if q.billedBetweenStmt != nil {
+		if cerr := q.billedBetweenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing billedBetweenStmt: %w", cerr)
 		}
 	}
 	if q.cDRStmt != nil {
@@ -563,9 +666,19 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing connectorExistsStmt: %w", cerr)
 		}
 	}
+	if q.countRollupsStmt != nil {
+		if cerr := q.countRollupsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countRollupsStmt: %w", cerr)
+		}
+	}
 	if q.countTenantsStmt != nil {
 		if cerr := q.countTenantsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countTenantsStmt: %w", cerr)
+		}
+	}
+	if q.countWhatIfCDRsStmt != nil {
+		if cerr := q.countWhatIfCDRsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countWhatIfCDRsStmt: %w", cerr)
 		}
 	}
 	if q.createAPIKeyStmt != nil {
@@ -618,9 +731,39 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing createTokenStmt: %w", cerr)
 		}
 	}
+	if q.createUserStmt != nil {
+		if cerr := q.createUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing createUserStmt: %w", cerr)
+		}
+	}
+	if q.createUserSessionStmt != nil {
+		if cerr := q.createUserSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing createUserSessionStmt: %w", cerr)
+		}
+	}
 	if q.deleteAssignmentStmt != nil {
 		if cerr := q.deleteAssignmentStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteAssignmentStmt: %w", cerr)
+		}
+	}
+	if q.deleteExpiredUserSessionsStmt != nil {
+		if cerr := q.deleteExpiredUserSessionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteExpiredUserSessionsStmt: %w", cerr)
+		}
+	}
+	if q.deleteRollupsStmt != nil {
+		if cerr := q.deleteRollupsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteRollupsStmt: %w", cerr)
+		}
+	}
+	if q.deleteSessionsOfUserStmt != nil {
+		if cerr := q.deleteSessionsOfUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteSessionsOfUserStmt: %w", cerr)
+		}
+	}
+	if q.deleteUserSessionStmt != nil {
+		if cerr := q.deleteUserSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteUserSessionStmt: %w", cerr)
 		}
 	}
 	if q.deleteWebhookEndpointStmt != nil {
@@ -696,6 +839,11 @@ func (q *Queries) Close() error {
 	if q.insertCDRStmt != nil {
 		if cerr := q.insertCDRStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertCDRStmt: %w", cerr)
+		}
+	}
+	if q.insertCDRPeriodsStmt != nil {
+		if cerr := q.insertCDRPeriodsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertCDRPeriodsStmt: %w", cerr)
 		}
 	}
 	if q.insertEventStmt != nil {
@@ -893,6 +1041,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listTokensStmt: %w", cerr)
 		}
 	}
+	if q.listUsersStmt != nil {
+		if cerr := q.listUsersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listUsersStmt: %w", cerr)
+		}
+	}
 	if q.listWebhookDeliveriesStmt != nil {
 		if cerr := q.listWebhookDeliveriesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listWebhookDeliveriesStmt: %w", cerr)
@@ -916,6 +1069,16 @@ func (q *Queries) Close() error {
 	if q.nextTransactionIDStmt != nil {
 		if cerr := q.nextTransactionIDStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing nextTransactionIDStmt: %w", cerr)
+		}
+	}
+	if q.openSessionCountStmt != nil {
+		if cerr := q.openSessionCountStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing openSessionCountStmt: %w", cerr)
+		}
+	}
+	if q.openSessionListStmt != nil {
+		if cerr := q.openSessionListStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing openSessionListStmt: %w", cerr)
 		}
 	}
 	if q.openSessionsStmt != nil {
@@ -968,6 +1131,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing receiptEmailCursorStmt: %w", cerr)
 		}
 	}
+	if q.recentSessionsStmt != nil {
+		if cerr := q.recentSessionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing recentSessionsStmt: %w", cerr)
+		}
+	}
 	if q.recordReceiptEmailStmt != nil {
 		if cerr := q.recordReceiptEmailStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing recordReceiptEmailStmt: %w", cerr)
@@ -1011,6 +1179,46 @@ func (q *Queries) Close() error {
 	if q.retryRefundStmt != nil {
 		if cerr := q.retryRefundStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing retryRefundStmt: %w", cerr)
+		}
+	}
+	if q.rollupBusyHoursStmt != nil {
+		if cerr := q.rollupBusyHoursStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing rollupBusyHoursStmt: %w", cerr)
+		}
+	}
+	if q.rollupConnectorsStmt != nil {
+		if cerr := q.rollupConnectorsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing rollupConnectorsStmt: %w", cerr)
+		}
+	}
+	if q.rollupEndedSessionsStmt != nil {
+		if cerr := q.rollupEndedSessionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing rollupEndedSessionsStmt: %w", cerr)
+		}
+	}
+	if q.rollupPlaceStmt != nil {
+		if cerr := q.rollupPlaceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing rollupPlaceStmt: %w", cerr)
+		}
+	}
+	if q.rollupRefundPlaceStmt != nil {
+		if cerr := q.rollupRefundPlaceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing rollupRefundPlaceStmt: %w", cerr)
+		}
+	}
+	if q.rollupSucceededRefundsStmt != nil {
+		if cerr := q.rollupSucceededRefundsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing rollupSucceededRefundsStmt: %w", cerr)
+		}
+	}
+	if q.rollupSumsStmt != nil {
+		if cerr := q.rollupSumsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing rollupSumsStmt: %w", cerr)
+		}
+	}
+	if q.rollupTenantsStmt != nil {
+		if cerr := q.rollupTenantsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing rollupTenantsStmt: %w", cerr)
 		}
 	}
 	if q.samplesStmt != nil {
@@ -1068,6 +1276,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing setTenantPaymentsStmt: %w", cerr)
 		}
 	}
+	if q.setUserPasswordStmt != nil {
+		if cerr := q.setUserPasswordStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setUserPasswordStmt: %w", cerr)
+		}
+	}
 	if q.settleablePaymentsStmt != nil {
 		if cerr := q.settleablePaymentsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing settleablePaymentsStmt: %w", cerr)
@@ -1086,6 +1299,11 @@ func (q *Queries) Close() error {
 	if q.siteExistsStmt != nil {
 		if cerr := q.siteExistsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing siteExistsStmt: %w", cerr)
+		}
+	}
+	if q.siteTimeZonesStmt != nil {
+		if cerr := q.siteTimeZonesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing siteTimeZonesStmt: %w", cerr)
 		}
 	}
 	if q.staleOpenSessionsStmt != nil {
@@ -1156,6 +1374,11 @@ func (q *Queries) Close() error {
 	if q.tenantExistsStmt != nil {
 		if cerr := q.tenantExistsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing tenantExistsStmt: %w", cerr)
+		}
+	}
+	if q.tenantRollupsStmt != nil {
+		if cerr := q.tenantRollupsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing tenantRollupsStmt: %w", cerr)
 		}
 	}
 	if q.tokenStmt != nil {
@@ -1233,6 +1456,26 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing upsertSessionMarkStmt: %w", cerr)
 		}
 	}
+	if q.userStmt != nil {
+		if cerr := q.userStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing userStmt: %w", cerr)
+		}
+	}
+	if q.userByEmailStmt != nil {
+		if cerr := q.userByEmailStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing userByEmailStmt: %w", cerr)
+		}
+	}
+	if q.userExistsStmt != nil {
+		if cerr := q.userExistsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing userExistsStmt: %w", cerr)
+		}
+	}
+	if q.userSessionByHashStmt != nil {
+		if cerr := q.userSessionByHashStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing userSessionByHashStmt: %w", cerr)
+		}
+	}
 	if q.webhookAttemptsStmt != nil {
 		if cerr := q.webhookAttemptsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing webhookAttemptsStmt: %w", cerr)
@@ -1251,6 +1494,11 @@ func (q *Queries) Close() error {
 	if q.webhookEndpointStmt != nil {
 		if cerr := q.webhookEndpointStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing webhookEndpointStmt: %w", cerr)
+		}
+	}
+	if q.whatIfCDRsStmt != nil {
+		if cerr := q.whatIfCDRsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing whatIfCDRsStmt: %w", cerr)
 		}
 	}
 	return err
@@ -1295,9 +1543,11 @@ type Queries struct {
 	aPIKeyByHashStmt               *sql.Stmt
 	adHocPaymentStmt               *sql.Stmt
 	adHocPaymentByIDTagStmt        *sql.Stmt
+	addRollupStmt                  *sql.Stmt
 	assignmentStmt                 *sql.Stmt
 	assignmentsForStationStmt      *sql.Stmt
 	autoRegisterTenantsStmt        *sql.Stmt
+	billedBetweenStmt              *sql.Stmt
 	cDRStmt                        *sql.Stmt
 	cDRBySessionStmt               *sql.Stmt
 	claimAdHocPaymentStmt          *sql.Stmt
@@ -1307,7 +1557,9 @@ type Queries struct {
 	completeRefundStmt             *sql.Stmt
 	connectorStmt                  *sql.Stmt
 	connectorExistsStmt            *sql.Stmt
+	countRollupsStmt               *sql.Stmt
 	countTenantsStmt               *sql.Stmt
+	countWhatIfCDRsStmt            *sql.Stmt
 	createAPIKeyStmt               *sql.Stmt
 	createAssignmentStmt           *sql.Stmt
 	createConnectorStmt            *sql.Stmt
@@ -1318,7 +1570,13 @@ type Queries struct {
 	createTariffStmt               *sql.Stmt
 	createTenantStmt               *sql.Stmt
 	createTokenStmt                *sql.Stmt
+	createUserStmt                 *sql.Stmt
+	createUserSessionStmt          *sql.Stmt
 	deleteAssignmentStmt           *sql.Stmt
+	deleteExpiredUserSessionsStmt  *sql.Stmt
+	deleteRollupsStmt              *sql.Stmt
+	deleteSessionsOfUserStmt       *sql.Stmt
+	deleteUserSessionStmt          *sql.Stmt
 	deleteWebhookEndpointStmt      *sql.Stmt
 	driverStmt                     *sql.Stmt
 	driverExistsStmt               *sql.Stmt
@@ -1334,6 +1592,7 @@ type Queries struct {
 	flagSessionStmt                *sql.Stmt
 	idempotentResponseStmt         *sql.Stmt
 	insertCDRStmt                  *sql.Stmt
+	insertCDRPeriodsStmt           *sql.Stmt
 	insertEventStmt                *sql.Stmt
 	insertGatewayEventStmt         *sql.Stmt
 	insertLedgerAccountStmt        *sql.Stmt
@@ -1373,11 +1632,14 @@ type Queries struct {
 	listTariffVersionsStmt         *sql.Stmt
 	listTariffsStmt                *sql.Stmt
 	listTokensStmt                 *sql.Stmt
+	listUsersStmt                  *sql.Stmt
 	listWebhookDeliveriesStmt      *sql.Stmt
 	listWebhookEndpointsStmt       *sql.Stmt
 	moveReceiptEmailCursorStmt     *sql.Stmt
 	moveWebhookCursorStmt          *sql.Stmt
 	nextTransactionIDStmt          *sql.Stmt
+	openSessionCountStmt           *sql.Stmt
+	openSessionListStmt            *sql.Stmt
 	openSessionsStmt               *sql.Stmt
 	paymentStmt                    *sql.Stmt
 	paymentByCDRStmt               *sql.Stmt
@@ -1388,6 +1650,7 @@ type Queries struct {
 	pendingEventsStmt              *sql.Stmt
 	receiptEmailStmt               *sql.Stmt
 	receiptEmailCursorStmt         *sql.Stmt
+	recentSessionsStmt             *sql.Stmt
 	recordReceiptEmailStmt         *sql.Stmt
 	recordWebhookAttemptStmt       *sql.Stmt
 	refundStmt                     *sql.Stmt
@@ -1397,6 +1660,14 @@ type Queries struct {
 	replayWebhookDeliveryStmt      *sql.Stmt
 	retryPaymentStmt               *sql.Stmt
 	retryRefundStmt                *sql.Stmt
+	rollupBusyHoursStmt            *sql.Stmt
+	rollupConnectorsStmt           *sql.Stmt
+	rollupEndedSessionsStmt        *sql.Stmt
+	rollupPlaceStmt                *sql.Stmt
+	rollupRefundPlaceStmt          *sql.Stmt
+	rollupSucceededRefundsStmt     *sql.Stmt
+	rollupSumsStmt                 *sql.Stmt
+	rollupTenantsStmt              *sql.Stmt
 	samplesStmt                    *sql.Stmt
 	saveIdempotentResponseStmt     *sql.Stmt
 	sessionStmt                    *sql.Stmt
@@ -1408,10 +1679,12 @@ type Queries struct {
 	setPaymentMethodStmt           *sql.Stmt
 	setStationPasswordStmt         *sql.Stmt
 	setTenantPaymentsStmt          *sql.Stmt
+	setUserPasswordStmt            *sql.Stmt
 	settleablePaymentsStmt         *sql.Stmt
 	signedValuesStmt               *sql.Stmt
 	siteStmt                       *sql.Stmt
 	siteExistsStmt                 *sql.Stmt
+	siteTimeZonesStmt              *sql.Stmt
 	staleOpenSessionsStmt          *sql.Stmt
 	startWebhookCursorStmt         *sql.Stmt
 	stationStmt                    *sql.Stmt
@@ -1426,6 +1699,7 @@ type Queries struct {
 	tenantStmt                     *sql.Stmt
 	tenantByNameStmt               *sql.Stmt
 	tenantExistsStmt               *sql.Stmt
+	tenantRollupsStmt              *sql.Stmt
 	tokenStmt                      *sql.Stmt
 	tokenByUIDStmt                 *sql.Stmt
 	tokenExistsStmt                *sql.Stmt
@@ -1441,10 +1715,15 @@ type Queries struct {
 	updateTokenStmt                *sql.Stmt
 	updateWebhookEndpointStmt      *sql.Stmt
 	upsertSessionMarkStmt          *sql.Stmt
+	userStmt                       *sql.Stmt
+	userByEmailStmt                *sql.Stmt
+	userExistsStmt                 *sql.Stmt
+	userSessionByHashStmt          *sql.Stmt
 	webhookAttemptsStmt            *sql.Stmt
 	webhookCursorStmt              *sql.Stmt
 	webhookDeliveryStmt            *sql.Stmt
 	webhookEndpointStmt            *sql.Stmt
+	whatIfCDRsStmt                 *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
@@ -1454,9 +1733,11 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		aPIKeyByHashStmt:               q.aPIKeyByHashStmt,
 		adHocPaymentStmt:               q.adHocPaymentStmt,
 		adHocPaymentByIDTagStmt:        q.adHocPaymentByIDTagStmt,
+		addRollupStmt:                  q.addRollupStmt,
 		assignmentStmt:                 q.assignmentStmt,
 		assignmentsForStationStmt:      q.assignmentsForStationStmt,
 		autoRegisterTenantsStmt:        q.autoRegisterTenantsStmt,
+		billedBetweenStmt:              q.billedBetweenStmt,
 		cDRStmt:                        q.cDRStmt,
 		cDRBySessionStmt:               q.cDRBySessionStmt,
 		claimAdHocPaymentStmt:          q.claimAdHocPaymentStmt,
@@ -1466,7 +1747,9 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		completeRefundStmt:             q.completeRefundStmt,
 		connectorStmt:                  q.connectorStmt,
 		connectorExistsStmt:            q.connectorExistsStmt,
+		countRollupsStmt:               q.countRollupsStmt,
 		countTenantsStmt:               q.countTenantsStmt,
+		countWhatIfCDRsStmt:            q.countWhatIfCDRsStmt,
 		createAPIKeyStmt:               q.createAPIKeyStmt,
 		createAssignmentStmt:           q.createAssignmentStmt,
 		createConnectorStmt:            q.createConnectorStmt,
@@ -1477,7 +1760,13 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		createTariffStmt:               q.createTariffStmt,
 		createTenantStmt:               q.createTenantStmt,
 		createTokenStmt:                q.createTokenStmt,
+		createUserStmt:                 q.createUserStmt,
+		createUserSessionStmt:          q.createUserSessionStmt,
 		deleteAssignmentStmt:           q.deleteAssignmentStmt,
+		deleteExpiredUserSessionsStmt:  q.deleteExpiredUserSessionsStmt,
+		deleteRollupsStmt:              q.deleteRollupsStmt,
+		deleteSessionsOfUserStmt:       q.deleteSessionsOfUserStmt,
+		deleteUserSessionStmt:          q.deleteUserSessionStmt,
 		deleteWebhookEndpointStmt:      q.deleteWebhookEndpointStmt,
 		driverStmt:                     q.driverStmt,
 		driverExistsStmt:               q.driverExistsStmt,
@@ -1493,6 +1782,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		flagSessionStmt:                q.flagSessionStmt,
 		idempotentResponseStmt:         q.idempotentResponseStmt,
 		insertCDRStmt:                  q.insertCDRStmt,
+		insertCDRPeriodsStmt:           q.insertCDRPeriodsStmt,
 		insertEventStmt:                q.insertEventStmt,
 		insertGatewayEventStmt:         q.insertGatewayEventStmt,
 		insertLedgerAccountStmt:        q.insertLedgerAccountStmt,
@@ -1532,11 +1822,14 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listTariffVersionsStmt:         q.listTariffVersionsStmt,
 		listTariffsStmt:                q.listTariffsStmt,
 		listTokensStmt:                 q.listTokensStmt,
+		listUsersStmt:                  q.listUsersStmt,
 		listWebhookDeliveriesStmt:      q.listWebhookDeliveriesStmt,
 		listWebhookEndpointsStmt:       q.listWebhookEndpointsStmt,
 		moveReceiptEmailCursorStmt:     q.moveReceiptEmailCursorStmt,
 		moveWebhookCursorStmt:          q.moveWebhookCursorStmt,
 		nextTransactionIDStmt:          q.nextTransactionIDStmt,
+		openSessionCountStmt:           q.openSessionCountStmt,
+		openSessionListStmt:            q.openSessionListStmt,
 		openSessionsStmt:               q.openSessionsStmt,
 		paymentStmt:                    q.paymentStmt,
 		paymentByCDRStmt:               q.paymentByCDRStmt,
@@ -1547,6 +1840,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		pendingEventsStmt:              q.pendingEventsStmt,
 		receiptEmailStmt:               q.receiptEmailStmt,
 		receiptEmailCursorStmt:         q.receiptEmailCursorStmt,
+		recentSessionsStmt:             q.recentSessionsStmt,
 		recordReceiptEmailStmt:         q.recordReceiptEmailStmt,
 		recordWebhookAttemptStmt:       q.recordWebhookAttemptStmt,
 		refundStmt:                     q.refundStmt,
@@ -1556,6 +1850,14 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		replayWebhookDeliveryStmt:      q.replayWebhookDeliveryStmt,
 		retryPaymentStmt:               q.retryPaymentStmt,
 		retryRefundStmt:                q.retryRefundStmt,
+		rollupBusyHoursStmt:            q.rollupBusyHoursStmt,
+		rollupConnectorsStmt:           q.rollupConnectorsStmt,
+		rollupEndedSessionsStmt:        q.rollupEndedSessionsStmt,
+		rollupPlaceStmt:                q.rollupPlaceStmt,
+		rollupRefundPlaceStmt:          q.rollupRefundPlaceStmt,
+		rollupSucceededRefundsStmt:     q.rollupSucceededRefundsStmt,
+		rollupSumsStmt:                 q.rollupSumsStmt,
+		rollupTenantsStmt:              q.rollupTenantsStmt,
 		samplesStmt:                    q.samplesStmt,
 		saveIdempotentResponseStmt:     q.saveIdempotentResponseStmt,
 		sessionStmt:                    q.sessionStmt,
@@ -1567,10 +1869,12 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setPaymentMethodStmt:           q.setPaymentMethodStmt,
 		setStationPasswordStmt:         q.setStationPasswordStmt,
 		setTenantPaymentsStmt:          q.setTenantPaymentsStmt,
+		setUserPasswordStmt:            q.setUserPasswordStmt,
 		settleablePaymentsStmt:         q.settleablePaymentsStmt,
 		signedValuesStmt:               q.signedValuesStmt,
 		siteStmt:                       q.siteStmt,
 		siteExistsStmt:                 q.siteExistsStmt,
+		siteTimeZonesStmt:              q.siteTimeZonesStmt,
 		staleOpenSessionsStmt:          q.staleOpenSessionsStmt,
 		startWebhookCursorStmt:         q.startWebhookCursorStmt,
 		stationStmt:                    q.stationStmt,
@@ -1585,6 +1889,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		tenantStmt:                     q.tenantStmt,
 		tenantByNameStmt:               q.tenantByNameStmt,
 		tenantExistsStmt:               q.tenantExistsStmt,
+		tenantRollupsStmt:              q.tenantRollupsStmt,
 		tokenStmt:                      q.tokenStmt,
 		tokenByUIDStmt:                 q.tokenByUIDStmt,
 		tokenExistsStmt:                q.tokenExistsStmt,
@@ -1600,9 +1905,14 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		updateTokenStmt:                q.updateTokenStmt,
 		updateWebhookEndpointStmt:      q.updateWebhookEndpointStmt,
 		upsertSessionMarkStmt:          q.upsertSessionMarkStmt,
+		userStmt:                       q.userStmt,
+		userByEmailStmt:                q.userByEmailStmt,
+		userExistsStmt:                 q.userExistsStmt,
+		userSessionByHashStmt:          q.userSessionByHashStmt,
 		webhookAttemptsStmt:            q.webhookAttemptsStmt,
 		webhookCursorStmt:              q.webhookCursorStmt,
 		webhookDeliveryStmt:            q.webhookDeliveryStmt,
 		webhookEndpointStmt:            q.webhookEndpointStmt,
+		whatIfCDRsStmt:                 q.whatIfCDRsStmt,
 	}
 }

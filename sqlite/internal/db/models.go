@@ -31,6 +31,17 @@ type Cdr struct {
 	CreatedAt    int64
 }
 
+type CdrPeriod struct {
+	TenantID  string
+	StartedAt int64
+	SessionID string
+	CdrID     string
+	SiteID    string
+	StationID string
+	TariffID  sql.NullString
+	Record    []byte
+}
+
 type Connector struct {
 	TenantID        string
 	ID              string
@@ -213,6 +224,33 @@ type Refund struct {
 	UpdatedAt     int64
 }
 
+type Rollup struct {
+	TenantID        string
+	Level           int64
+	SiteID          string
+	Bucket          int64
+	StationID       string
+	ConnectorNumber int64
+	Currency        string
+	TariffID        string
+	PaymentMethod   string
+	Sessions        int64
+	EnergyMwh       int64
+	ChargingUs      int64
+	IdleUs          int64
+	RevenueExclVat  int64
+	RevenueInclVat  int64
+	Refunds         int64
+	RefundedExclVat int64
+	RefundedInclVat int64
+}
+
+type RollupPaymentMethod struct {
+	TenantID      string
+	SessionID     sql.NullString
+	PaymentMethod string
+}
+
 type Session struct {
 	TenantID         string
 	ID               string
@@ -340,6 +378,25 @@ type Token struct {
 type TransactionCounter struct {
 	TenantID          string
 	NextTransactionID int64
+}
+
+type User struct {
+	TenantID     string
+	ID           string
+	Email        string
+	Role         string
+	PasswordHash []byte
+	CreatedAt    int64
+	UpdatedAt    int64
+}
+
+type UserSession struct {
+	TenantID  string
+	ID        string
+	UserID    string
+	TokenHash []byte
+	CreatedAt int64
+	ExpiresAt int64
 }
 
 type WebhookAttempt struct {
