@@ -66,6 +66,7 @@ type shown struct {
 	again bool // newer readings came meanwhile: read once more
 	sent  bool
 	at    time.Time       // when the last running cost was sent
+	asOf  time.Time       // the reading it was as of
 	cost  decimal.Decimal // and what it said
 }
 
@@ -108,15 +109,20 @@ func (d *displayState) finish(tx int64) (again bool) {
 	return false
 }
 
-// due reports whether a running cost of cost at now is to be sent, and if
-// so records it as sent: the first one, one after runningCostEvery, or one
-// that moved by runningCostStep or more.
-func (d *displayState) due(tx int64, now time.Time, cost decimal.Decimal) bool {
+// due reports whether a running cost of cost as of the reading at asOf
+// is to be sent at now, and if so records it as sent: the first one, one
+// after runningCostEvery, or one that moved by runningCostStep or more;
+// never one as of a reading already shown, which a read that lagged
+// behind the clock would otherwise send again.
+func (d *displayState) due(tx int64, now, asOf time.Time, cost decimal.Decimal) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	sh := d.txs[tx]
 	if sh == nil {
 		return false // forgotten meanwhile: the transaction ended
+	}
+	if sh.sent && !asOf.After(sh.asOf) {
+		return false
 	}
 	if sh.sent && now.Sub(sh.at) < runningCostEvery {
 		moved, err := cost.Sub(sh.cost)
@@ -124,7 +130,7 @@ func (d *displayState) due(tx int64, now time.Time, cost decimal.Decimal) bool {
 			return false
 		}
 	}
-	sh.sent, sh.at, sh.cost = true, now, cost
+	sh.sent, sh.at, sh.asOf, sh.cost = true, now, asOf, cost
 	return true
 }
 
@@ -235,7 +241,7 @@ func (s *Service) sendRunningCost(c *ocpp.Conn, d *displayState, tenantID, sessi
 		s.log.Debug("no running cost to display", "session", sessionID, "err", err)
 		return
 	}
-	if !d.due(tx, s.now(), msg.Cost.Decimal) {
+	if !d.due(tx, s.now(), live.AsOf, msg.Cost.Decimal) {
 		return
 	}
 	s.sendCostMessage(ctx, c, ocpp.CostMsgRunningCost, msg, sessionID)

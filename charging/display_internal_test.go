@@ -98,9 +98,13 @@ func TestRunningCostThrottle(t *testing.T) {
 		{99 * time.Second, "1.00", false}, // 59 s after the last sent
 		{100 * time.Second, "1.00", true}, // a minute after it
 	} {
-		if got := d.due(7, at.Add(tc.after), decimal.MustParse(tc.cost)); got != tc.want {
+		if got := d.due(7, at.Add(tc.after), at.Add(tc.after), decimal.MustParse(tc.cost)); got != tc.want {
 			t.Errorf("%d: at +%v cost %s: due %v, want %v", i, tc.after, tc.cost, got, tc.want)
 		}
+	}
+	// The reading last shown, read again a minute later: not sent twice.
+	if d.due(7, at.Add(200*time.Second), at.Add(100*time.Second), decimal.MustParse("1.50")) {
+		t.Error("a running cost as of the reading already shown is due again")
 	}
 	if !d.finish(7) { // the second begin asked for another round
 		t.Error("readings that came meanwhile were not read again")
@@ -109,7 +113,7 @@ func TestRunningCostThrottle(t *testing.T) {
 		t.Error("the transaction stayed claimed")
 	}
 	d.forget(7)
-	if d.due(7, at, decimal.MustParse("1.00")) {
+	if d.due(7, at, at.Add(time.Hour), decimal.MustParse("1.00")) {
 		t.Error("a forgotten transaction's running cost is due")
 	}
 }
