@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -16,6 +18,7 @@ import (
 	"github.com/govalues/decimal"
 
 	"github.com/evbill/evbill"
+	"github.com/evbill/evbill/dashboard"
 	"github.com/evbill/evbill/examples"
 	"github.com/evbill/evbill/sim"
 	"github.com/evbill/evbill/sqlite"
@@ -78,14 +81,20 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 		return evbill.Errorf(evbill.EINVALID, "demo: %v", err)
 	}
 	base := "http://" + ln.Addr().String()
+	password, err := demoLogin(ctx, store, world.tenantID)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("demo: dashboard login: %w", err)
+	}
 	fmt.Fprintf(stdout, `evbill demo
+  dashboard  %s/   (log in as %s, password %s, new each run)
   API        %s/api/v1   (OpenAPI: %s/api/v1/openapi.json)
   admin key  %s   (tenant %q, shown once)
   try        curl -s -H "Authorization: Bearer %s" %s/api/v1/cdrs
   chargers   %d simulated, connecting to ws://%s/ocpp/
   pay page   %s/pay/DEMO-00001/1   (scan and charge as a guest; test cards while the sandbox is on)
 Sessions are priced as they end; each CDR is printed below. Ctrl-C stops.
-`, base, base, world.key, demoTenant, world.key, base, *chargers, ln.Addr(), base)
+`, base, demoEmail, password, base, base, world.key, demoTenant, world.key, base, *chargers, ln.Addr(), base)
 	ready := func() {
 		go followCDRs(ctx, store, world.tenantID, stdout, log)
 		go runDemoFleet(ctx, world, ln.Addr().String(), *chargers, *seed, *length, stderr, log)
@@ -263,4 +272,29 @@ func runDemoFleet(ctx context.Context, w demoWorld, addr string, chargers int, s
 	if _, err := sim.Run(ctx, cfg); err != nil && ctx.Err() == nil {
 		log.Error("demo: simulated fleet", "err", err)
 	}
+}
+
+// demoEmail is the demo's dashboard login, an admin of the demo tenant.
+const demoEmail = "admin@demo.evbill.invalid"
+
+// demoLogin makes the demo's dashboard user, or gives it a new password,
+// and returns the password: random each run, shown once, as the API key.
+func demoLogin(ctx context.Context, store migrator, tenantID string) (string, error) {
+	var raw [12]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	password := base64.RawURLEncoding.EncodeToString(raw[:])
+	hash, err := dashboard.HashPassword(password)
+	if err != nil {
+		return "", err
+	}
+	u, _, err := store.UserByEmail(ctx, demoEmail)
+	switch {
+	case evbill.ErrorCode(err) == evbill.ENOTFOUND:
+		return password, store.CreateUser(ctx, &evbill.User{TenantID: tenantID, Email: demoEmail, Role: evbill.RoleAdmin}, hash)
+	case err != nil:
+		return "", err
+	}
+	return password, store.SetUserPassword(ctx, u.TenantID, u.ID, hash)
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -421,7 +422,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		close(lines)
 	}()
 	s := &server{cmd: cmd, stderr: &stderr}
-	var cdrLine string
+	var cdrLine, dashPassword string
 	deadline := time.After(90 * time.Second)
 	for cdrLine == "" {
 		select {
@@ -435,6 +436,8 @@ func TestDemoEndToEnd(t *testing.T) {
 				s.base = strings.TrimSuffix(f[1], "/api/v1")
 			case len(f) >= 3 && f[0] == "admin" && f[1] == "key":
 				s.key = f[2]
+			case len(f) >= 8 && f[0] == "dashboard" && f[6] == "password":
+				dashPassword = strings.TrimSuffix(f[7], ",")
 			case len(f) >= 2 && f[0] == "CDR":
 				cdrLine = line
 			}
@@ -451,6 +454,16 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 	if !strings.Contains(cdrLine, "EUR excl. VAT") || !strings.Contains(cdrLine, "DEMO-") {
 		t.Errorf("CDR line %q", cdrLine)
+	}
+	// The dashboard login it printed lets its admin in.
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noRedirect.PostForm(s.base+"/login", url.Values{"email": {demoEmail}, "password": {dashPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/" {
+		t.Errorf("logging in with the printed password %q: %d to %q", dashPassword, res.StatusCode, res.Header.Get("Location"))
 	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
